@@ -1,0 +1,1 @@
+//! Paths of the guest components built for tests and benchmarks.
