@@ -1,1 +1,2 @@
+//! The `fdo` binary.
 fn main() {}

@@ -1,0 +1,190 @@
+//! The wasmtime [`Engine`] fdo runs every component on, and the ticker that drives its deadlines.
+//!
+//! One engine serves the whole host: its configuration decides what compiled code looks like, so
+//! the disk cache is keyed by [`EngineHandle::compatibility_key`]. The pooling allocator is sized
+//! from [`EngineConfig`]; where the OS refuses the pool's address-space reservation the engine
+//! falls back to on-demand allocation and says so in [`EngineHandle::degraded`].
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+/// How often the epoch ticker advances the engine's epoch. Deadlines are measured in ticks, so
+/// this is the resolution of every timeout and of the yields that keep a spinning guest from
+/// monopolising a runtime thread.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Default number of component instances the pool holds at once (the host-wide instance cap).
+pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
+
+/// Default largest linear memory any instance may have, in MiB (per-function limits sit below).
+pub const DEFAULT_MAX_MEMORY_MB: u64 = 4096;
+
+/// Default maximum wasm stack, in bytes: deep recursion past it is a stack-overflow trap.
+pub const DEFAULT_MAX_WASM_STACK: usize = 1024 * 1024;
+
+/// Settings that shape the engine. Changing any of them changes compiled code or the pool.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Instances the pooling allocator holds at once; also the host-wide concurrency cap.
+    pub max_instances: u32,
+    /// Largest linear memory of any instance, in MiB.
+    pub max_memory_mb: u64,
+    /// Maximum wasm stack in bytes.
+    pub max_wasm_stack: usize,
+    /// Use the pooling allocator (falls back to on-demand if the OS refuses it).
+    pub pooling: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_instances: DEFAULT_MAX_INSTANCES,
+            max_memory_mb: DEFAULT_MAX_MEMORY_MB,
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            pooling: true,
+        }
+    }
+}
+
+/// The engine plus what the rest of the host needs to know about how it was built.
+#[derive(Clone)]
+pub struct EngineHandle {
+    engine: Engine,
+    /// Why the engine runs in a degraded mode (pooling refused), if it does.
+    degraded: Option<String>,
+    /// Stops the ticker thread when the last handle is dropped.
+    _ticker: Arc<Ticker>,
+    compatibility_key: String,
+    config: EngineConfig,
+}
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineHandle")
+            .field("degraded", &self.degraded)
+            .field("compatibility_key", &self.compatibility_key)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineHandle {
+    /// Builds the engine: pooling if possible, on-demand (degraded) otherwise, and starts the
+    /// epoch ticker.
+    pub fn new(config: EngineConfig) -> anyhow::Result<Self> {
+        let (engine, degraded) = if config.pooling {
+            match Engine::new(&base_config(&config).allocation_strategy(pooling_strategy(&config)))
+            {
+                Ok(engine) => (engine, None),
+                Err(err) => {
+                    let reason = format!(
+                        "pooling allocator unavailable ({err:#}); using on-demand allocation"
+                    );
+                    tracing::warn!(%reason, "engine degraded");
+                    (Engine::new(&base_config(&config))?, Some(reason))
+                }
+            }
+        } else {
+            (Engine::new(&base_config(&config))?, None)
+        };
+        let compatibility_key = compatibility_key(&engine);
+        let ticker = Arc::new(Ticker::start(engine.clone())?);
+        Ok(Self { engine, degraded, _ticker: ticker, compatibility_key, config })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Why the engine is degraded (on-demand allocation), if it is.
+    pub fn degraded(&self) -> Option<&str> {
+        self.degraded.as_deref()
+    }
+
+    /// A short hex key that changes whenever compiled code from this engine would not load in
+    /// another: wasmtime's own compatibility hash.
+    pub fn compatibility_key(&self) -> &str {
+        &self.compatibility_key
+    }
+
+    /// The settings the engine was built with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Number of epoch ticks that cover `duration` (at least one).
+    pub fn ticks(duration: Duration) -> u64 {
+        let ticks = duration.as_micros() / EPOCH_TICK.as_micros().max(1);
+        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+    }
+}
+
+fn base_config(config: &EngineConfig) -> Config {
+    let mut c = Config::new();
+    c.epoch_interruption(true)
+        .wasm_component_model(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .max_wasm_stack(config.max_wasm_stack)
+        .memory_init_cow(true)
+        .parallel_compilation(true);
+    c
+}
+
+fn pooling_strategy(config: &EngineConfig) -> InstanceAllocationStrategy {
+    let mut pool = PoolingAllocationConfig::new();
+    let instances = config.max_instances.max(1);
+    // A component instance holds several core instances, memories and tables (interpreted
+    // languages link a dozen core modules); size the totals so `instances` such components fit.
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(4))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(4))
+        .total_stacks(instances)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(8)
+        .max_tables_per_component(16)
+        .max_component_instance_size(1 << 20)
+        .max_core_instance_size(1 << 20)
+        .table_elements(100_000)
+        .max_memory_size(usize::try_from(config.max_memory_mb << 20).unwrap_or(usize::MAX))
+        // Keep some slots warm so back-to-back calls of one function reuse resident pages.
+        .max_unused_warm_slots(instances.min(100));
+    InstanceAllocationStrategy::Pooling(pool)
+}
+
+fn compatibility_key(engine: &Engine) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// A thread that advances the engine's epoch every [`EPOCH_TICK`].
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    /// Without the ticker no deadline would ever fire, so failing to start it is an error.
+    fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new().name("fdo-epoch".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })?;
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

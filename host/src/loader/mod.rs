@@ -1,0 +1,359 @@
+//! Turning a component's bytes into something callable, as fast as the tiers allow.
+//!
+//! 1. **Memory**: a moka cache of [`LoadedComponent`]s keyed by content digest, weighted by
+//!    compiled size under a byte budget. Concurrent loads of one digest share one load.
+//! 2. **Disk**: precompiled artifacts ([`disk::ArtifactStore`]), verified before use.
+//! 3. **Compile**: from the stored component bytes; the artifact is written for next time.
+//!
+//! Every load answers with a [`LoadResult`] (`fromCache`, `loadTimeMs`, `degraded`,
+//! `degradationReason`). Degraded means the load worked but not the way it should have: the
+//! disk artifact was missing, corrupt or foreign and had to be recompiled, the disk tier is
+//! unavailable, or the engine runs without pooling.
+
+pub mod disk;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::Component;
+
+use crate::runtime::{LoadedComponent, PrepareError, Runtime};
+use disk::ArtifactStore;
+
+/// Default budget of the memory tier, in bytes of compiled code.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 512 * 1024 * 1024;
+
+/// The sha256 of `bytes`, lowercase hex: the identity of a component everywhere in fdo.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Where a load was served from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoadTier {
+    /// The in-memory cache.
+    Memory,
+    /// A precompiled artifact on disk.
+    Disk,
+    /// A fresh compile.
+    Compile,
+}
+
+impl LoadTier {
+    /// Lowercase name for metrics and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadTier::Memory => "memory",
+            LoadTier::Disk => "disk",
+            LoadTier::Compile => "compile",
+        }
+    }
+}
+
+/// The outcome of a successful load, as the API reference defines `LoadResult`.
+#[derive(Debug, Clone)]
+pub struct LoadResult {
+    /// The callable component (the reference's `stub`).
+    pub component: Arc<LoadedComponent>,
+    /// Always true for a result; failures are [`LoadError`]s.
+    pub success: bool,
+    /// Served from the memory or disk tier.
+    pub from_cache: bool,
+    /// Which tier.
+    pub tier: LoadTier,
+    /// Time the load took, in milliseconds (fractional).
+    pub load_time_ms: f64,
+    /// Whether the load fell back from the normal path.
+    pub degraded: bool,
+    /// Why, when degraded.
+    pub degradation_reason: Option<String>,
+}
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The bytes are not a valid component (or do not compile).
+    #[error("invalid component: {0}")]
+    Invalid(String),
+    /// The component cannot run here.
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    /// The component's bytes could not be read from storage.
+    #[error("component {digest} is not available: {reason}")]
+    Unavailable {
+        /// Which component.
+        digest: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Supplies a component's original bytes when no compiled form is cached.
+pub trait ComponentSource: Send + Sync {
+    /// The bytes of the component with `digest`.
+    fn component_bytes(&self, digest: &str) -> Result<Vec<u8>, String>;
+}
+
+impl<F> ComponentSource for F
+where
+    F: Fn(&str) -> Result<Vec<u8>, String> + Send + Sync,
+{
+    fn component_bytes(&self, digest: &str) -> Result<Vec<u8>, String> {
+        self(digest)
+    }
+}
+
+/// Counters of what the loader did, for metrics.
+#[derive(Debug, Default)]
+pub struct LoaderStats {
+    /// Loads served from memory.
+    pub memory_hits: AtomicU64,
+    /// Loads served from disk.
+    pub disk_hits: AtomicU64,
+    /// Loads that compiled.
+    pub compiles: AtomicU64,
+    /// Loads reported degraded.
+    pub degraded: AtomicU64,
+}
+
+/// What the memory tier keeps: the component and how its first load went.
+#[derive(Clone)]
+struct Entry {
+    component: Arc<LoadedComponent>,
+    tier: LoadTier,
+    degraded: Option<String>,
+}
+
+/// The compiled-code cache with its three tiers.
+pub struct Loader {
+    runtime: Arc<Runtime>,
+    memory: moka::future::Cache<String, Entry>,
+    disk: ArtifactStore,
+    stats: LoaderStats,
+}
+
+impl Loader {
+    /// A loader keeping artifacts under `cache_dir` (or nowhere, when `None`) and at most
+    /// `memory_budget` bytes of compiled code in memory.
+    pub fn new(runtime: Arc<Runtime>, cache_dir: Option<&Path>, memory_budget: u64) -> Self {
+        let disk = match cache_dir {
+            Some(dir) => ArtifactStore::open(dir, runtime.engine().compatibility_key()),
+            None => ArtifactStore::disabled("no cache directory configured; running memory-only"),
+        };
+        let memory = moka::future::Cache::builder()
+            .max_capacity(memory_budget)
+            .weigher(|_k: &String, v: &Entry| u32::try_from(v.component.compiled_bytes).unwrap_or(u32::MAX).max(1))
+            .build();
+        Self { runtime, memory, disk, stats: LoaderStats::default() }
+    }
+
+    /// The runtime components are prepared for.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// What the loader did so far.
+    pub fn stats(&self) -> &LoaderStats {
+        &self.stats
+    }
+
+    /// The disk tier.
+    pub fn disk(&self) -> &ArtifactStore {
+        &self.disk
+    }
+
+    /// Components and bytes in the memory tier.
+    pub async fn memory_usage(&self) -> (u64, u64) {
+        self.memory.run_pending_tasks().await;
+        (self.memory.entry_count(), self.memory.weighted_size())
+    }
+
+    /// Drops `digest` from the memory tier (tests and benchmarks use it to force a disk load).
+    pub async fn evict(&self, digest: &str) {
+        self.memory.invalidate(digest).await;
+    }
+
+    /// Compiles `bytes` as at deploy time: validates, compiles, writes the disk artifact and
+    /// keeps the result in memory, so no call pays for compilation.
+    pub async fn compile_new(&self, bytes: Arc<Vec<u8>>) -> Result<LoadResult, LoadError> {
+        let digest = digest(&bytes);
+        let source = move |_: &str| Ok::<_, String>(bytes.as_ref().clone());
+        self.load_inner(&digest, &source, true).await
+    }
+
+    /// Loads the component `digest`, from the fastest tier that has it; `source` supplies the
+    /// original bytes if it must be compiled.
+    pub async fn load(&self, digest: &str, source: &dyn ComponentSource) -> Result<LoadResult, LoadError> {
+        self.load_inner(digest, source, false).await
+    }
+
+    async fn load_inner(
+        &self,
+        digest: &str,
+        source: &dyn ComponentSource,
+        deploying: bool,
+    ) -> Result<LoadResult, LoadError> {
+        let started = Instant::now();
+        let init = async {
+            let (component, tier, degraded) = self.load_uncached(digest, source, deploying).await?;
+            Ok::<_, LoadError>(Entry { component: Arc::new(component), tier, degraded })
+        };
+        let entry = self.memory.entry_by_ref(digest).or_try_insert_with(init).await;
+        let entry = match entry {
+            Ok(e) => e,
+            Err(err) => return Err(unshare(&err)),
+        };
+        let fresh = entry.is_fresh();
+        let Entry { component, tier, degraded } = entry.into_value();
+        let tier = if fresh { tier } else { LoadTier::Memory };
+        // A memory hit of a component whose first load was degraded is not itself degraded,
+        // but the engine's own degradation applies to every load.
+        let mut reasons: Vec<String> = Vec::new();
+        if fresh && let Some(r) = degraded {
+            reasons.push(r);
+        }
+        if let Some(r) = self.disk.unavailable() {
+            reasons.push(r.to_owned());
+        }
+        if let Some(r) = self.runtime.engine().degraded() {
+            reasons.push(r.to_owned());
+        }
+        match tier {
+            LoadTier::Memory => &self.stats.memory_hits,
+            LoadTier::Disk => &self.stats.disk_hits,
+            LoadTier::Compile => &self.stats.compiles,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        if !reasons.is_empty() {
+            self.stats.degraded.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(LoadResult {
+            component,
+            success: true,
+            from_cache: tier != LoadTier::Compile,
+            tier,
+            load_time_ms: started.elapsed().as_secs_f64() * 1000.0,
+            degraded: !reasons.is_empty(),
+            degradation_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        })
+    }
+
+    /// The disk tier, then a compile. Returns the tier used and why it was degraded.
+    async fn load_uncached(
+        &self,
+        digest: &str,
+        source: &dyn ComponentSource,
+        deploying: bool,
+    ) -> Result<(LoadedComponent, LoadTier, Option<String>), LoadError> {
+        let engine = self.runtime.engine().engine().clone();
+        let mut degraded = None;
+        match self.disk.verified(digest) {
+            Ok(Some(path)) => {
+                let engine = engine.clone();
+                let loaded = tokio::task::spawn_blocking(move || {
+                    // SAFETY: the artifact was written by this host's own `precompile_component`
+                    // into its private cache directory and its checksum was verified just now;
+                    // wasmtime additionally checks that it was compiled by a compatible engine.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        Component::deserialize_file(&engine, &path)
+                    }
+                })
+                .await;
+                match loaded {
+                    Ok(Ok(component)) => {
+                        let prepared = LoadedComponent::prepare(self.runtime.linker(), digest.to_owned(), component)?;
+                        return Ok((prepared, LoadTier::Disk, None));
+                    }
+                    Ok(Err(err)) => {
+                        let reason = format!(
+                            "compiled artifact is incompatible with this engine ({err:#}); recompiled from the stored component"
+                        );
+                        tracing::warn!(digest, %reason, "disk cache fallback");
+                        self.disk.discard(digest);
+                        degraded = Some(reason);
+                    }
+                    Err(join) => {
+                        degraded = Some(format!("loading the compiled artifact failed ({join}); recompiled"));
+                    }
+                }
+            }
+            Ok(None) if !deploying && self.disk.unavailable().is_none() => {
+                degraded = Some("compiled artifact missing from the disk cache; recompiled from the stored component".into());
+            }
+            Ok(None) => {}
+            Err(err) => {
+                let reason = format!("{err}; recompiled from the stored component");
+                tracing::warn!(digest, %reason, "disk cache fallback");
+                self.disk.discard(digest);
+                degraded = Some(reason);
+            }
+        }
+
+        let bytes = source
+            .component_bytes(digest)
+            .map_err(|reason| LoadError::Unavailable { digest: digest.to_owned(), reason })?;
+        let actual = self::digest(&bytes);
+        if actual != digest {
+            return Err(LoadError::Unavailable {
+                digest: digest.to_owned(),
+                reason: format!("stored bytes have digest {actual}"),
+            });
+        }
+        let compiled = tokio::task::spawn_blocking(move || compile(&engine, &bytes))
+            .await
+            .map_err(|e| LoadError::Invalid(format!("compilation task failed: {e}")))??;
+        let (component, serialized) = compiled;
+        let prepared = LoadedComponent::prepare(self.runtime.linker(), digest.to_owned(), component)?;
+        if let Err(err) = self.disk.store(digest, &serialized) {
+            let reason = format!("could not write the compiled artifact ({err}); kept in memory only");
+            tracing::warn!(digest, %reason, "disk cache write failed");
+            degraded = Some(match degraded {
+                Some(prev) => format!("{prev}; {reason}"),
+                None => reason,
+            });
+        }
+        Ok((prepared, LoadTier::Compile, degraded))
+    }
+}
+
+/// Validates and compiles a component; returns it with its serialized form for the disk tier.
+fn compile(engine: &wasmtime::Engine, bytes: &[u8]) -> Result<(Component, Vec<u8>), LoadError> {
+    if !looks_like_component(bytes) {
+        return Err(LoadError::Invalid(
+            if bytes.starts_with(b"\0asm") {
+                "this is a core WebAssembly module, not a component: wrap it with `wasm-tools component new`".into()
+            } else {
+                "not a WebAssembly component (bad magic number)".into()
+            },
+        ));
+    }
+    let serialized = engine
+        .precompile_component(bytes)
+        .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+    // SAFETY: `serialized` was produced by `precompile_component` on this engine a moment ago.
+    #[allow(unsafe_code)]
+    let component = unsafe { Component::deserialize(engine, &serialized) }
+        .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+    Ok((component, serialized))
+}
+
+/// Whether `bytes` start with the component-model preamble (`\0asm`, layer 1).
+pub fn looks_like_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && &bytes[..4] == b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+/// moka hands a shared error to every waiter; rebuild an owned one keeping the message.
+fn unshare(err: &Arc<LoadError>) -> LoadError {
+    match err.as_ref() {
+        LoadError::Invalid(m) => LoadError::Invalid(m.clone()),
+        LoadError::Prepare(PrepareError::Link(m)) => LoadError::Prepare(PrepareError::Link(m.clone())),
+        LoadError::Prepare(PrepareError::NothingCallable) => LoadError::Prepare(PrepareError::NothingCallable),
+        LoadError::Unavailable { digest, reason } => {
+            LoadError::Unavailable { digest: digest.clone(), reason: reason.clone() }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Shared set-up for the host's integration tests: a small engine, a runtime and a loader on a
+//! temporary directory, and WAT components for hostile guests.
+#![allow(dead_code, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fdo::engine::{EngineConfig, EngineHandle};
+use fdo::loader::{LoadResult, Loader};
+use fdo::runtime::{CallSpec, Limits, Runtime};
+
+/// A host core on a temporary cache directory. The pool is kept small: tests run in
+/// parallel and each engine reserves address space for its whole pool.
+pub struct Core {
+    pub runtime: Arc<Runtime>,
+    pub loader: Loader,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn engine_config() -> EngineConfig {
+    EngineConfig { max_instances: 16, ..EngineConfig::default() }
+}
+
+impl Core {
+    pub fn new() -> Self {
+        Self::with(engine_config(), Duration::from_secs(2))
+    }
+
+    pub fn with(config: EngineConfig, queue_timeout: Duration) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = EngineHandle::new(config).expect("engine");
+        let runtime = Arc::new(Runtime::new(engine, queue_timeout).expect("runtime"));
+        let loader = Loader::new(runtime.clone(), Some(&dir.path().join("cache")), 64 << 20);
+        Self { runtime, loader, dir }
+    }
+
+    /// Compiles `bytes` as a deploy would.
+    pub async fn deploy(&self, bytes: Vec<u8>) -> LoadResult {
+        self.loader.compile_new(Arc::new(bytes)).await.expect("component compiles")
+    }
+}
+
+pub fn spec(id: &str, limits: Limits) -> CallSpec {
+    CallSpec {
+        function_id: id.into(),
+        env: Arc::new(vec![("GREETING".into(), "hi".into())]),
+        limits,
+        allowed_hosts: Arc::new(vec![]),
+    }
+}
+
+pub fn limits(memory_mb: u32, timeout_ms: u64, max_concurrency: u32) -> Limits {
+    Limits { memory_mb, timeout: Duration::from_millis(timeout_ms), max_concurrency }
+}
+
+/// A component exporting `run: func() -> u32` whose body is `body` (a core wasm function
+/// body returning i32), in a core module with one page of memory.
+pub fn wat_component(body: &str) -> Vec<u8> {
+    let text = format!(
+        r#"(component
+  (core module $m
+    (memory (export "memory") 1)
+    (func $run (export "run") (result i32) {body})
+  )
+  (core instance $i (instantiate $m))
+  (func (export "run") (result u32) (canon lift (core func $i "run")))
+)"#
+    );
+    wat::parse_str(&text).expect("valid component text")
+}
+
+/// Loops forever.
+pub fn spinner() -> Vec<u8> {
+    wat_component("(loop $l (br $l)) (i32.const 0)")
+}
+
+/// Grows memory 1 MiB at a time until it fails, then traps.
+pub fn memory_bomb() -> Vec<u8> {
+    wat_component(
+        "(loop $l (if (i32.eq (memory.grow (i32.const 16)) (i32.const -1)) (then unreachable)) (br $l)) (i32.const 0)",
+    )
+}
+
+/// Executes `unreachable`.
+pub fn trapper() -> Vec<u8> {
+    wat_component("unreachable")
+}
+
+/// Recurses without end.
+pub fn recurser() -> Vec<u8> {
+    wat_component("(call $run)")
+}
+
+/// Returns 42.
+pub fn answer() -> Vec<u8> {
+    wat_component("(i32.const 42)")
+}
