@@ -6,6 +6,8 @@
 //! * [`loader`]: the compiled-code cache (memory, disk, compile) and `LoadResult`.
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod engine;
 pub mod loader;
+pub mod metrics;
 pub mod runtime;

@@ -1,0 +1,3 @@
+//! The `fdo` command line beyond `serve`.
+
+pub mod keys;

@@ -1,0 +1,414 @@
+//! Management routes: deploy, list, info, versions, rollback, delete, keys, and the public
+//! root and health answers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::body::{is_json, media_type, parse_json, read_limited};
+use super::error::ApiError;
+use crate::functions::{Active, HostError, LoadInfo};
+use crate::loader::LoadError;
+use crate::metrics::Gauges;
+use crate::registry::{FunctionRecord, RegistryError, Resource, Timestamp, VersionRecord};
+use crate::validate::{DeployMetadata, parse_deploy_metadata, validate_function_id};
+
+impl From<HostError> for ApiError {
+    fn from(e: HostError) -> Self {
+        match e {
+            HostError::Registry(r) => r.into(),
+            HostError::Load(LoadError::Invalid(m)) => ApiError::BadRequest {
+                message: format!("Invalid component: {m}"),
+                context: Some(json!({ "field": "code" })),
+            },
+            HostError::Load(LoadError::Prepare(p)) => ApiError::BadRequest {
+                message: format!("Invalid component: {p}"),
+                context: Some(json!({ "field": "code" })),
+            },
+            HostError::Load(e @ LoadError::Unavailable { .. }) => ApiError::Internal(e.into()),
+            HostError::Unloadable { id, reason } => ApiError::Unavailable { id, message: reason },
+            HostError::Task(m) => ApiError::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::NotFound { resource, id } => ApiError::NotFound { resource: resource_name(resource), id },
+            RegistryError::Conflict(message) => ApiError::Conflict { message, context: Value::Null },
+            RegistryError::Invalid(v) => ApiError::Validation(v),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+fn resource_name(r: Resource) -> &'static str {
+    match r {
+        Resource::Function => "Function",
+        Resource::Version => "Version",
+        Resource::ApiKey => "API key",
+        Resource::Component => "Component",
+    }
+}
+
+/// `GET /`: what this is and where to start.
+pub async fn root() -> Json<Value> {
+    Json(json!({
+        "service": "Functions.do",
+        "implementation": "fdo",
+        "version": env!("CARGO_PKG_VERSION"),
+        "documentation": "/openapi.json",
+        "health": "/health",
+        "endpoints": {
+            "deploy": "POST /v1/api/functions",
+            "list": "GET /v1/api/functions",
+            "info": "GET /v1/api/functions/:id",
+            "delete": "DELETE /v1/api/functions/:id",
+            "rollback": "POST /v1/api/functions/:id/rollback",
+            "invoke": "POST /v1/functions/:id",
+            "logs": "GET /v1/functions/:id/logs",
+        },
+    }))
+}
+
+/// `GET /health`.
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "service": "Functions.do" }))
+}
+
+/// `GET /metrics`, Prometheus text format.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let loader = state.host.loader();
+    let (cache_entries, cache_bytes) = loader.memory_usage().await;
+    let gauges = Gauges {
+        cache_entries,
+        cache_bytes,
+        instances_in_flight: state.host.runtime().in_flight(),
+        logs_dropped: state.host.log_writer().stats().dropped,
+    };
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(gauges),
+    )
+        .into_response()
+}
+
+/// The reference's function metadata fields, plus fdo's own.
+pub fn metadata_json(record: &FunctionRecord, v: &VersionRecord) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(record.id));
+    m.insert("version".into(), json!(v.version));
+    m.insert("language".into(), json!(v.language.as_str()));
+    m.insert("entryPoint".into(), json!(v.entry_point));
+    m.insert("dependencies".into(), json!(v.dependencies));
+    m.insert("createdAt".into(), json!(record.created_at.to_iso8601()));
+    m.insert("updatedAt".into(), json!(record.updated_at.to_iso8601()));
+    m.insert("digest".into(), json!(format!("sha256:{}", v.component.digest.to_hex())));
+    m.insert("size".into(), json!(v.component.size));
+    let mut limits = Map::new();
+    if let Some(x) = v.limits.memory_mb {
+        limits.insert("memoryMb".into(), json!(x));
+    }
+    if let Some(x) = v.limits.timeout_ms {
+        limits.insert("timeoutMs".into(), json!(x));
+    }
+    if let Some(x) = v.limits.max_concurrency {
+        limits.insert("maxConcurrency".into(), json!(x));
+    }
+    m.insert("limits".into(), Value::Object(limits));
+    m.insert("env".into(), json!(v.env));
+    // Secrets are write-only: their names, never their values.
+    m.insert("secrets".into(), json!(v.secrets.names().collect::<Vec<_>>()));
+    m.insert("allowedHosts".into(), json!(v.allowed_hosts));
+    m
+}
+
+fn load_json(m: &mut Map<String, Value>, load: &LoadInfo) {
+    m.insert("fromCache".into(), json!(load.from_cache));
+    m.insert("loadTimeMs".into(), json!((load.load_time_ms * 1000.0).round() / 1000.0));
+    m.insert("degraded".into(), json!(load.degraded));
+    if let Some(r) = &load.degradation_reason {
+        m.insert("degradationReason".into(), json!(r));
+    }
+}
+
+/// `POST /v1/api/functions`: JSON with base64 `code`, or multipart with `metadata` and
+/// `component` parts.
+pub async fn deploy(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let limit = state.config.max_upload_mb << 20;
+    let media = media_type(&headers);
+    let (metadata, bytes) = match media.as_deref() {
+        Some("multipart/form-data") => read_multipart(&headers, body, limit).await?,
+        Some(m) if !is_json(m) => {
+            return Err(ApiError::UnsupportedMediaType {
+                got: m.to_owned(),
+                expected: "application/json or multipart/form-data",
+            });
+        }
+        _ => {
+            let raw = read_limited(&headers, body, limit).await?;
+            let value = parse_json(&headers, &raw)?;
+            let metadata = parse_deploy_metadata(&value)?;
+            let code = decode_code(value.get("code"))?;
+            (metadata, code)
+        }
+    };
+    let deployed = state.host.deploy(metadata, bytes).await?;
+    state.metrics.load(deployed.load.tier.as_str(), deployed.load.load_time_ms / 1000.0, deployed.load.degraded);
+    let mut m = metadata_json(&deployed.record, &deployed.version);
+    // A redeploy of an existing version reports that version's own timestamps.
+    if !deployed.created {
+        m.insert("createdAt".into(), json!(deployed.version.created_at.to_iso8601()));
+    }
+    m.insert("kind".into(), json!(deployed.kind.as_str()));
+    m.insert("created".into(), json!(deployed.created));
+    m.insert("active".into(), json!(deployed.record.active.version == deployed.version.version));
+    load_json(&mut m, &deployed.load);
+    Ok((StatusCode::OK, Json(Value::Object(m))).into_response())
+}
+
+fn decode_code(code: Option<&Value>) -> Result<Vec<u8>, ApiError> {
+    let invalid = |msg: &str, value: Value| {
+        ApiError::Validation(crate::validate::ValidationError::new("code", value, msg.to_owned()))
+    };
+    match code {
+        None | Some(Value::Null) => Err(invalid(
+            "Missing required field: code (the component, base64-encoded; or deploy as multipart/form-data)",
+            Value::Null,
+        )),
+        Some(Value::String(s)) => {
+            let trimmed: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(trimmed.as_bytes())
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(trimmed.as_bytes()))
+                .map_err(|e| invalid(&format!("Invalid code: not valid base64 ({e})"), Value::Null))
+        }
+        Some(other) => Err(invalid("Invalid code: must be a base64 string", json!(type_of(other)))),
+    }
+}
+
+fn type_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+async fn read_multipart(headers: &HeaderMap, body: Body, limit: u64) -> Result<(DeployMetadata, Vec<u8>), ApiError> {
+    let boundary = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok())
+        .ok_or_else(|| ApiError::bad_request("multipart/form-data without a boundary"))?;
+    let raw = read_limited(headers, body, limit).await?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(raw) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut metadata = None;
+    let mut component = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("invalid multipart body: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let data = field.bytes().await.map_err(|e| ApiError::bad_request(format!("invalid multipart part {name:?}: {e}")))?;
+        match name.as_str() {
+            "metadata" => {
+                let value: Value = serde_json::from_slice(&data)
+                    .map_err(|e| ApiError::bad_request(format!("the metadata part is not valid JSON: {e}")))?;
+                metadata = Some(parse_deploy_metadata(&value)?);
+            }
+            "component" | "code" | "file" => component = Some(data.to_vec()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unexpected multipart part {other:?}: expected \"metadata\" and \"component\""
+                )));
+            }
+        }
+    }
+    let metadata = metadata.ok_or_else(|| ApiError::bad_request("multipart deploy is missing the \"metadata\" part"))?;
+    let component = component.ok_or_else(|| ApiError::bad_request("multipart deploy is missing the \"component\" part"))?;
+    Ok((metadata, component))
+}
+
+/// `GET /v1/api/functions`.
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let registry = state.host.registry().clone();
+    let records = tokio::task::spawn_blocking(move || registry.list_functions())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    Ok(Json(Value::Array(
+        records.iter().map(|r| Value::Object(metadata_json(r, &r.active))).collect(),
+    )))
+}
+
+/// `GET /v1/api/functions/:id` and `/info`: metadata and how the served version was loaded.
+pub async fn info(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    validate_function_id(&id)?;
+    match state.host.get(&id).await {
+        Ok(active) => Ok(Json(info_json(&active))),
+        Err(HostError::Unloadable { id, reason }) => {
+            let registry = state.host.registry().clone();
+            let owned = id.clone();
+            let record = tokio::task::spawn_blocking(move || registry.get_function(&owned))
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))??;
+            let mut m = metadata_json(&record, &record.active);
+            m.insert("status".into(), json!("failed"));
+            m.insert("degraded".into(), json!(true));
+            m.insert("degradationReason".into(), json!(reason));
+            Ok(Json(Value::Object(m)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn info_json(active: &Active) -> Value {
+    let mut m = metadata_json(&active.record, &active.record.active);
+    m.insert("status".into(), json!("loaded"));
+    m.insert("kind".into(), json!(active.kind().as_str()));
+    if active.served.version != active.record.active.version {
+        m.insert("servedVersion".into(), json!(active.served.version));
+    }
+    load_json(&mut m, &active.load);
+    if let Some(typed) = Some(active.component.typed_exports()).filter(|t| !t.is_empty()) {
+        m.insert("exports".into(), json!(typed.iter().map(|f| f.signature()).collect::<Vec<_>>()));
+    }
+    Value::Object(m)
+}
+
+/// `GET /v1/api/functions/:id/versions`: every version and the deployment history.
+pub async fn versions(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    validate_function_id(&id)?;
+    let registry = state.host.registry().clone();
+    let (record, versions, history) = tokio::task::spawn_blocking(move || {
+        Ok::<_, RegistryError>((registry.get_function(&id)?, registry.list_versions(&id)?, registry.history(&id)?))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))??;
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            let mut m = metadata_json(&record, v);
+            m.insert("createdAt".into(), json!(v.created_at.to_iso8601()));
+            m.remove("updatedAt");
+            m.insert("active".into(), json!(v.version == record.active.version));
+            Value::Object(m)
+        })
+        .collect();
+    Ok(Json(json!({ "id": record.id, "active": record.active.version, "versions": versions, "history": history })))
+}
+
+/// `POST /v1/api/functions/:id/rollback` with `{"version"}`.
+pub async fn rollback(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    validate_function_id(&id)?;
+    let raw = read_limited(&headers, body, 64 * 1024).await?;
+    let value = parse_json(&headers, &raw)?;
+    let version = match value.get("version") {
+        Some(Value::String(v)) => v.clone(),
+        Some(other) => {
+            return Err(crate::validate::ValidationError::new("version", other.clone(), "Invalid version: must be a string").into());
+        }
+        None => return Err(crate::validate::ValidationError::new("version", Value::Null, "Missing required field: version").into()),
+    };
+    crate::validate::validate_version(&version)?;
+    let (active, previous) = state.host.rollback(&id, &version).await?;
+    Ok(Json(json!({
+        "id": id,
+        "version": active.record.active.version,
+        "status": "restored",
+        "previous": previous,
+        "updatedAt": active.record.updated_at.to_iso8601(),
+    })))
+}
+
+/// `DELETE /v1/api/functions/:id`: the function, its versions and history.
+pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    validate_function_id(&id)?;
+    state.host.delete(&id).await?;
+    state.metrics.forget(&id);
+    Ok(Json(json!({ "status": "deleted", "id": id })))
+}
+
+/// `GET /v1/api/keys`.
+pub async fn list_keys(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let registry = state.host.registry().clone();
+    let keys = tokio::task::spawn_blocking(move || registry.list_keys())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    let now = Timestamp::now();
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            let mut v = serde_json::to_value(k).unwrap_or(Value::Null);
+            v["status"] = json!(k.status(now));
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "keys": keys })))
+}
+
+/// `POST /v1/api/keys` with `{"name", "expiresAt"?}`: the key is in this answer only.
+pub async fn create_key(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let raw = read_limited(&headers, body, 64 * 1024).await?;
+    let value = parse_json(&headers, &raw)?;
+    let name = match value.get("name") {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 128 => s.clone(),
+        other => {
+            return Err(crate::validate::ValidationError::new(
+                "name",
+                other.cloned().unwrap_or(Value::Null),
+                "Invalid key name: must be a non-empty string of at most 128 characters",
+            )
+            .into());
+        }
+    };
+    let expires_at = match value.get("expiresAt") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(Timestamp::parse(s).ok_or_else(|| {
+            crate::validate::ValidationError::new("expiresAt", json!(s), "Invalid expiresAt: expected an ISO 8601 timestamp")
+        })?),
+        Some(other) => {
+            return Err(crate::validate::ValidationError::new("expiresAt", other.clone(), "Invalid expiresAt: expected an ISO 8601 timestamp").into());
+        }
+    };
+    if expires_at.is_some_and(|t| t <= Timestamp::now()) {
+        return Err(crate::validate::ValidationError::new("expiresAt", value["expiresAt"].clone(), "Invalid expiresAt: must be in the future").into());
+    }
+    let registry = state.host.registry().clone();
+    let created = tokio::task::spawn_blocking(move || registry.create_key(&name, expires_at))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    let mut v = serde_json::to_value(&created.record).unwrap_or(Value::Null);
+    v["key"] = json!(created.key);
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// `DELETE /v1/api/keys/:id`: revokes at once on this host.
+pub async fn revoke_key(State(state): State<Arc<AppState>>, Path(key_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let registry = state.host.registry().clone();
+    let record = tokio::task::spawn_blocking(move || registry.revoke_key(&key_id))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    state.keys.clear();
+    let mut v = serde_json::to_value(&record).unwrap_or(Value::Null);
+    v["status"] = json!("revoked");
+    Ok(Json(v))
+}

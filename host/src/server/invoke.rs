@@ -1,0 +1,215 @@
+//! Invocation routes: RPC and typed calls with `{"method", "params"}`, plain HTTP passed through
+//! to `wasi:http` handlers, and the function's logs.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::body::{parse_json, read_limited};
+use super::error::ApiError;
+use crate::registry::{LevelFilter, LogLevel, LogQuery, Timestamp};
+use crate::runtime::{ComponentKind, InvokeError};
+use crate::validate::{ValidationError, validate_function_id};
+
+/// Marks a response produced by a guest, which keeps its own headers as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct GuestResponse;
+
+/// `ANY /v1/functions/:id`.
+pub async fn invoke(state: State<Arc<AppState>>, Path(id): Path<String>, request: Request) -> Response {
+    dispatch(state.0, id, None, request).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `ANY /v1/functions/:id/invoke`: the same as the bare path.
+pub async fn invoke_explicit(state: State<Arc<AppState>>, Path(id): Path<String>, request: Request) -> Response {
+    dispatch(state.0, id, None, request).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `ANY /v1/functions/:id/*rest`: sub-paths, for HTTP handlers.
+pub async fn invoke_path(
+    state: State<Arc<AppState>>,
+    Path((id, rest)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    dispatch(state.0, id, Some(rest), request).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn request_id(request: &Request) -> String {
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()))
+}
+
+async fn dispatch(state: Arc<AppState>, id: String, rest: Option<String>, request: Request) -> Result<Response, ApiError> {
+    validate_function_id(&id)?;
+    if state.function_limiter.enabled() {
+        let d = state.function_limiter.check(&id);
+        if !d.allowed {
+            state.metrics.rate_limited("function");
+            return Err(ApiError::RateLimited { scope: "function", retry_after: d.retry_after_s, reset_at: d.reset_at_ms });
+        }
+    }
+    let rid = request_id(&request);
+    let active = state.host.get(&id).await?;
+    if active.kind() == ComponentKind::Http {
+        return pass_through(state, active, rest, rid, request).await;
+    }
+    if let Some(rest) = rest {
+        return Err(ApiError::RouteNotFound(format!("/v1/functions/{id}/{rest}")));
+    }
+    if request.method() != Method::POST {
+        return Err(ApiError::MethodNotAllowed { method: request.method().to_string(), path: request.uri().path().to_owned() });
+    }
+    let (parts, body) = request.into_parts();
+    let raw = read_limited(&parts.headers, body, state.config.max_upload_mb << 20).await?;
+    let value = parse_json(&parts.headers, &raw)?;
+    let Some(obj) = value.as_object() else {
+        return Err(ValidationError::new("body", Value::Null, "Invalid invoke body: expected {\"method\", \"params\"}").into());
+    };
+    let method = match obj.get("method") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(other) => return Err(ValidationError::new("method", other.clone(), "Invalid method: must be a non-empty string").into()),
+        None => return Err(ValidationError::new("method", Value::Null, "Missing required field: method").into()),
+    };
+    let params = obj.get("params").cloned().unwrap_or_else(|| Value::Array(vec![]));
+    let invocation = state.host.invoke(&id, &method, &params, &rid).await?;
+    let outcome = invocation.outcome;
+    let label = outcome.result.as_ref().map_or_else(|e| e.kind(), |_| "success");
+    state.metrics.invocation(&id, &invocation.version, label, outcome.elapsed.as_secs_f64());
+    let mut response = match outcome.result {
+        Ok(result) => (StatusCode::OK, Json(json!({ "result": result }))).into_response(),
+        Err(error) => ApiError::Invocation { id: id.clone(), error }.into_response(),
+    };
+    set_call_headers(&mut response, &rid, &invocation.version);
+    Ok(response)
+}
+
+fn set_call_headers(response: &mut Response, rid: &str, version: &str) {
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(rid) {
+        headers.insert("x-request-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(version) {
+        headers.insert("x-fdo-version", v);
+    }
+}
+
+async fn pass_through(
+    state: Arc<AppState>,
+    active: Arc<crate::functions::Active>,
+    rest: Option<String>,
+    rid: String,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let path = format!("/{}{query}", rest.unwrap_or_default());
+    let authority = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    parts.uri = Uri::builder()
+        .scheme("http")
+        .authority(authority.as_str())
+        .path_and_query(path.as_str())
+        .build()
+        .map_err(|e| ApiError::bad_request(format!("invalid request URI: {e}")))?;
+    let limit = usize::try_from(state.config.max_upload_mb << 20).unwrap_or(usize::MAX);
+    let body = http_body_util::Limited::new(body, limit)
+        .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+        .boxed_unsync();
+    let request = http::Request::from_parts(parts, body);
+    let version = active.served.version.clone();
+    let function = active.record.id.clone();
+    let mut call = state.host.invoke_http(active, request, rid.clone()).await;
+    let completion = std::mem::replace(&mut call.completion, Box::pin(std::future::pending()));
+    let metrics_state = state.clone();
+    let (f2, v2) = (function.clone(), version.clone());
+    tokio::spawn(async move {
+        let outcome = completion.await;
+        let label = outcome.result.as_ref().map_or_else(InvokeError::kind, |_| "success");
+        metrics_state.metrics.invocation(&f2, &v2, label, outcome.elapsed.as_secs_f64());
+    });
+    let mut response = match call.response {
+        Ok(resp) => {
+            let mut r = resp.map(Body::new);
+            r.extensions_mut().insert(GuestResponse);
+            r
+        }
+        Err(error) => ApiError::Invocation { id: function, error }.into_response(),
+    };
+    set_call_headers(&mut response, &rid, &version);
+    Ok(response)
+}
+
+/// Query of `GET /v1/functions/:id/logs`.
+#[derive(Debug, Deserialize)]
+pub struct LogsParams {
+    level: Option<String>,
+    timestamp: Option<String>,
+    limit: Option<String>,
+}
+
+/// Most entries one logs request returns.
+pub const MAX_LOGS_LIMIT: usize = 1000;
+/// Entries returned when `limit` is not given.
+pub const DEFAULT_LOGS_LIMIT: usize = 100;
+
+/// `GET /v1/functions/:id/logs?level=&timestamp=&limit=`: newest first. `level` keeps entries
+/// of exactly that level; `timestamp` (ISO 8601 or Unix ms) keeps entries after it; `limit`
+/// is 1 to 1000 (default 100).
+pub async fn logs(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    params: Result<Query<LogsParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    validate_function_id(&id)?;
+    let Query(params) = params.map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+    let mut query = LogQuery::new(&id);
+    if let Some(level) = params.level.as_deref() {
+        let level: LogLevel = level
+            .parse()
+            .map_err(|e: crate::registry::InvalidLogLevel| ValidationError::new("level", json!(level), e.to_string()))?;
+        query.level = Some(LevelFilter::Exact(level));
+    }
+    if let Some(ts) = params.timestamp.as_deref() {
+        let parsed = ts.parse::<i64>().ok().map(Timestamp::from_millis).or_else(|| Timestamp::parse(ts));
+        query.after = Some(parsed.ok_or_else(|| {
+            ValidationError::new("timestamp", json!(ts), "Invalid timestamp: expected ISO 8601 (2024-01-15T10:30:00.000Z) or Unix milliseconds")
+        })?);
+    }
+    query.limit = match params.limit.as_deref() {
+        None => DEFAULT_LOGS_LIMIT,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=MAX_LOGS_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(ValidationError::new("limit", json!(raw), format!("Invalid limit: must be an integer from 1 to {MAX_LOGS_LIMIT}")).into());
+            }
+        },
+    };
+    let registry = state.host.registry().clone();
+    let writer = state.host.log_writer().clone();
+    let records = tokio::task::spawn_blocking(move || {
+        // Entries of calls that already answered are queued: make them visible.
+        let _ = writer.flush();
+        registry.logs(&query)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))??;
+    let logs: Vec<Value> = records.iter().map(|r| serde_json::to_value(&r.entry).unwrap_or(Value::Null)).collect();
+    Ok(Json(json!({ "logs": logs })))
+}
