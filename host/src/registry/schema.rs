@@ -1,0 +1,153 @@
+//! The SQLite schema and its migrations, tracked by `PRAGMA user_version`.
+//!
+//! Migration `n` (1-based) moves the schema from version `n - 1` to `n`; each runs in its own
+//! transaction together with the `user_version` bump, so an interrupted upgrade is retried
+//! from the last complete step. Never edit a released migration: append a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::RegistryError;
+
+/// The migrations, in order. `MIGRATIONS.len()` is the schema version this build writes.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    r#"
+    -- Counter bumped by every write that changes functions, versions or keys, so caches in
+    -- this and other processes can tell when to reload.
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO meta (key, value) VALUES ('generation', 0);
+
+    CREATE TABLE functions (
+        id             TEXT PRIMARY KEY,
+        active_version TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        -- The active version must exist; checked at commit (the version row is inserted after
+        -- the function row in a deploy).
+        FOREIGN KEY (id, active_version) REFERENCES versions (function_id, version)
+            DEFERRABLE INITIALLY DEFERRED
+    ) STRICT;
+
+    CREATE TABLE versions (
+        function_id      TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+        version          TEXT NOT NULL,
+        language         TEXT NOT NULL,
+        entry_point      TEXT NOT NULL,
+        dependencies     TEXT NOT NULL,  -- JSON object
+        component_digest TEXT NOT NULL,  -- lowercase hex sha256
+        component_size   INTEGER NOT NULL,
+        memory_mb        INTEGER,
+        timeout_ms       INTEGER,
+        max_concurrency  INTEGER,
+        env              TEXT NOT NULL,  -- JSON object
+        secrets          TEXT NOT NULL,  -- JSON object; the database file is mode 0600
+        allowed_hosts    TEXT NOT NULL,  -- JSON array
+        created_at       INTEGER NOT NULL,
+        PRIMARY KEY (function_id, version)
+    ) STRICT;
+    CREATE INDEX versions_by_digest ON versions (component_digest);
+    -- Versions are immutable.
+    CREATE TRIGGER versions_immutable BEFORE UPDATE ON versions
+    BEGIN
+        SELECT RAISE(ABORT, 'versions are immutable');
+    END;
+
+    CREATE TABLE history (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        function_id      TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+        version          TEXT NOT NULL,
+        action           TEXT NOT NULL CHECK (action IN ('deploy', 'rollback')),
+        previous_version TEXT,
+        at               INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX history_by_function ON history (function_id, seq);
+
+    CREATE TABLE api_keys (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        prefix     TEXT NOT NULL,
+        hash       BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER
+    ) STRICT;
+
+    CREATE TABLE logs (
+        id          INTEGER PRIMARY KEY,
+        function_id TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+        ts          INTEGER NOT NULL,
+        level       INTEGER NOT NULL,
+        message     TEXT NOT NULL,
+        request_id  TEXT,
+        version     TEXT,
+        duration_ms INTEGER,
+        outcome     TEXT
+    ) STRICT;
+    -- Retention trims and queries walk one function's entries by id; retention bounds that walk.
+    CREATE INDEX logs_by_function ON logs (function_id, id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database to [`latest_version`]. Refuses a database from a newer build.
+pub fn migrate(conn: &mut Connection) -> Result<(), RegistryError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > latest_version() {
+        return Err(RegistryError::SchemaTooNew {
+            found: current,
+            supported: latest_version(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the write lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if now > index as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_fresh_database_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, latest_version());
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('functions','versions','history','api_keys','logs','meta')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 6);
+    }
+
+    #[test]
+    fn refuses_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", latest_version() + 1)
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, RegistryError::SchemaTooNew { .. }), "{err}");
+    }
+}

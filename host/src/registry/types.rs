@@ -1,0 +1,681 @@
+//! Domain types of the registry: timestamps, content digests, functions, versions, history,
+//! API keys and log entries. Storage-agnostic: every backend speaks these.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Serialize, Serializer};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use crate::validate::{Language, Limits, Secrets};
+
+/// Entries returned by a log query when the caller gives no limit.
+pub const DEFAULT_LOG_QUERY_LIMIT: usize = 100;
+/// Largest `limit` a log query honours; larger values are clamped to it.
+pub const MAX_LOG_QUERY_LIMIT: usize = 1000;
+
+/// Earliest representable instant: 0000-01-01T00:00:00Z, in ms since the Unix epoch.
+const MIN_MILLIS: i64 = -62_167_219_200_000;
+/// Latest representable instant: 9999-12-31T23:59:59.999Z, in ms since the Unix epoch.
+const MAX_MILLIS: i64 = 253_402_300_799_999;
+
+/// An instant in UTC with millisecond precision (ms since the Unix epoch), between years 0
+/// and 9999. Displays and serializes as ISO 8601 with milliseconds: `2024-01-15T10:30:00.000Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The current time.
+    pub fn now() -> Self {
+        let ms = match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(MAX_MILLIS),
+            Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(-MIN_MILLIS),
+        };
+        Timestamp::from_millis(ms)
+    }
+
+    /// From ms since the Unix epoch, clamped into the representable range.
+    pub fn from_millis(ms: i64) -> Self {
+        Timestamp(ms.clamp(MIN_MILLIS, MAX_MILLIS))
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn as_millis(self) -> i64 {
+        self.0
+    }
+
+    /// Parses either an RFC 3339 / ISO 8601 date-time with offset (`2024-01-15T10:30:00Z`,
+    /// `2024-01-15T11:30:00.5+01:00`) or an integer of milliseconds since the Unix epoch
+    /// (`1705314600000`). Returns `None` for anything else or out-of-range values.
+    pub fn parse(text: &str) -> Option<Self> {
+        if !text.is_empty()
+            && text
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
+        {
+            let ms: i64 = text.parse().ok()?;
+            return (MIN_MILLIS..=MAX_MILLIS)
+                .contains(&ms)
+                .then_some(Timestamp(ms));
+        }
+        let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+        let ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()?;
+        (MIN_MILLIS..=MAX_MILLIS)
+            .contains(&ms)
+            .then_some(Timestamp(ms))
+    }
+
+    /// ISO 8601 in UTC with milliseconds, e.g. `2024-01-15T10:30:00.000Z`.
+    pub fn to_iso8601(self) -> String {
+        let format = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .ok()
+            .and_then(|at| at.format(&format).ok())
+            // Unreachable for clamped values; keep a readable fallback rather than panic.
+            .unwrap_or_else(|| format!("@{}ms", self.0))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_iso8601())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_iso8601())
+    }
+}
+
+/// SHA-256 digest of a component's bytes: its content address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest([u8; 32]);
+
+impl Digest {
+    /// Digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Digest(Sha256::digest(bytes).into())
+    }
+
+    /// From raw digest bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Digest(bytes)
+    }
+
+    /// Raw digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex, 64 characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for Digest {
+    /// Lowercase hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.to_hex())
+    }
+}
+
+/// A string that is not 64 hex characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid sha256 digest '{0}': expected 64 hex characters")]
+pub struct InvalidDigest(String);
+
+impl FromStr for Digest {
+    type Err = InvalidDigest;
+
+    /// 64 hex characters, optionally prefixed by `sha256:`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let hex_part = s.strip_prefix("sha256:").unwrap_or(s);
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex_part, &mut bytes)
+            .map_err(|_| InvalidDigest(s.chars().take(80).collect()))?;
+        Ok(Digest(bytes))
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+/// Where a version's component bytes are: their digest and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ComponentRef {
+    /// Content address.
+    pub digest: Digest,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+/// One immutable deployed version of a function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    /// The function's id.
+    pub function_id: String,
+    /// Semver string, as deployed.
+    pub version: String,
+    /// Source language.
+    pub language: Language,
+    /// Entry point path.
+    pub entry_point: String,
+    /// Package name -> version range.
+    pub dependencies: BTreeMap<String, String>,
+    /// The component bytes' address.
+    pub component: ComponentRef,
+    /// Resource limits (`None` fields: host defaults).
+    pub limits: Limits,
+    /// Environment variables for the guest.
+    pub env: BTreeMap<String, String>,
+    /// Secrets for the guest: never returned by the API, redacted in `Debug`.
+    pub secrets: Secrets,
+    /// Outbound allow-list entries.
+    pub allowed_hosts: Vec<String>,
+    /// When this version was first deployed.
+    pub created_at: Timestamp,
+}
+
+/// A function and its active version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionRecord {
+    /// Function id.
+    pub id: String,
+    /// First deploy of this id (since its last deletion).
+    pub created_at: Timestamp,
+    /// Last deploy or rollback.
+    pub updated_at: Timestamp,
+    /// The version that serves calls.
+    pub active: VersionRecord,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone)]
+pub struct DeployOutcome {
+    /// The function after the deploy.
+    pub function: std::sync::Arc<FunctionRecord>,
+    /// The deployed version (the existing one when `created` is false).
+    pub version: VersionRecord,
+    /// False when the same version with the same code and metadata already existed: nothing
+    /// changed (in particular, an identical redeploy does not re-activate a version that was
+    /// rolled back from; use rollback for that).
+    pub created: bool,
+    /// The version that was active before, if the function existed and `created` is true.
+    pub previous: Option<String>,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone)]
+pub struct RollbackOutcome {
+    /// The function after the rollback (its `active` is the restored version).
+    pub function: std::sync::Arc<FunctionRecord>,
+    /// The version that was active before.
+    pub previous: String,
+}
+
+/// What a delete removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// The deleted function's id.
+    pub id: String,
+    /// Versions removed with it.
+    pub versions_removed: usize,
+    /// Component blobs no longer referenced by any version, removed from disk.
+    pub components_removed: usize,
+}
+
+/// What a component garbage collection removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GcReport {
+    /// Unreferenced component blobs removed.
+    pub components_removed: usize,
+    /// Leftover temporary files (from interrupted writes) removed.
+    pub temp_files_removed: usize,
+}
+
+/// Kind of a history entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryAction {
+    /// A new version was deployed and activated.
+    Deploy,
+    /// An existing version was re-activated.
+    Rollback,
+}
+
+impl HistoryAction {
+    /// Lowercase name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryAction::Deploy => "deploy",
+            HistoryAction::Rollback => "rollback",
+        }
+    }
+}
+
+/// One row of a function's deployment history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// Global, strictly increasing sequence number.
+    pub seq: i64,
+    /// The function.
+    pub function_id: String,
+    /// The version that became active.
+    pub version: String,
+    /// What happened.
+    pub action: HistoryAction,
+    /// The version active before, if any.
+    pub previous_version: Option<String>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// An API key as listed (never the key itself: only its display prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyRecord {
+    /// Identifier used to revoke the key.
+    pub id: String,
+    /// Human-readable label.
+    pub name: String,
+    /// The first characters of the key (`fdo_` + 8), to recognise it.
+    pub prefix: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry, if any: the key is invalid from this instant on.
+    pub expires_at: Option<Timestamp>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Whether a key can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+impl ApiKeyRecord {
+    /// The key's status at `now`.
+    pub fn status(&self, now: Timestamp) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+}
+
+/// A freshly created key: the plaintext is shown once and never stored.
+#[derive(Clone)]
+pub struct CreatedKey {
+    /// The stored record.
+    pub record: ApiKeyRecord,
+    /// The key to hand to the user (`fdo_` + 43 base64url characters).
+    pub plaintext: String,
+}
+
+impl fmt::Debug for CreatedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedKey")
+            .field("record", &self.record)
+            .field("plaintext", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The identity behind a verified key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id.
+    pub id: String,
+    /// Key name.
+    pub name: String,
+    /// Key expiry, if any.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Severity of a log entry, ordered `Debug < Info < Warn < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// `debug`
+    Debug,
+    /// `info`
+    Info,
+    /// `warn`
+    Warn,
+    /// `error`
+    Error,
+}
+
+impl LogLevel {
+    /// Lowercase name as in the reference.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+
+    /// Stable small integer used by storage (0..=3), preserving order.
+    pub fn rank(self) -> i64 {
+        self as i64
+    }
+
+    /// Inverse of [`LogLevel::rank`].
+    pub fn from_rank(rank: i64) -> Option<Self> {
+        [
+            LogLevel::Debug,
+            LogLevel::Info,
+            LogLevel::Warn,
+            LogLevel::Error,
+        ]
+        .into_iter()
+        .find(|l| l.rank() == rank)
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A level name that is not one of `debug`, `info`, `warn`, `error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid log level '{0}': expected debug, info, warn or error")]
+pub struct InvalidLogLevel(pub String);
+
+impl FromStr for LogLevel {
+    type Err = InvalidLogLevel;
+
+    /// `debug`, `info`, `warn`, `error`, case-insensitive.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            LogLevel::Debug,
+            LogLevel::Info,
+            LogLevel::Warn,
+            LogLevel::Error,
+        ]
+        .into_iter()
+        .find(|l| l.as_str().eq_ignore_ascii_case(s))
+        .ok_or_else(|| InvalidLogLevel(s.chars().take(64).collect()))
+    }
+}
+
+/// How an invocation ended, attached to the entry that summarises it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogOutcome {
+    /// The call returned a result.
+    Success,
+    /// The guest failed (trap, error result, bad response).
+    Error,
+    /// The call ran past its deadline and was stopped.
+    Timeout,
+    /// The guest hit its memory limit.
+    MemoryLimit,
+    /// The call was refused before running (concurrency limit, load failure).
+    Rejected,
+}
+
+impl LogOutcome {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogOutcome::Success => "success",
+            LogOutcome::Error => "error",
+            LogOutcome::Timeout => "timeout",
+            LogOutcome::MemoryLimit => "memory_limit",
+            LogOutcome::Rejected => "rejected",
+        }
+    }
+
+    /// Inverse of [`LogOutcome::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            LogOutcome::Success,
+            LogOutcome::Error,
+            LogOutcome::Timeout,
+            LogOutcome::MemoryLimit,
+            LogOutcome::Rejected,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// A log entry to record (see [`super::LogWriter::push`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    /// The function that produced it.
+    #[serde(skip)]
+    pub function_id: String,
+    /// When it was produced.
+    pub timestamp: Timestamp,
+    /// Severity.
+    pub level: LogLevel,
+    /// Text (truncated to the writer's message limit).
+    pub message: String,
+    /// Request id of the invocation, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Function version that ran, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Call duration in ms, on the entry summarising an invocation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// How the invocation ended, on the entry summarising it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<LogOutcome>,
+}
+
+impl LogEntry {
+    /// An entry stamped now, without request details.
+    pub fn new(
+        function_id: impl Into<String>,
+        level: LogLevel,
+        message: impl Into<String>,
+    ) -> Self {
+        LogEntry {
+            function_id: function_id.into(),
+            timestamp: Timestamp::now(),
+            level,
+            message: message.into(),
+            request_id: None,
+            version: None,
+            duration_ms: None,
+            outcome: None,
+        }
+    }
+}
+
+/// How a log query filters on level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LevelFilter {
+    /// Only entries of exactly this level (what the API's `level` parameter means).
+    Exact(LogLevel),
+    /// Entries of this level or more severe.
+    AtLeast(LogLevel),
+}
+
+/// Order of log query results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogOrder {
+    /// Most recent first: the newest `limit` entries (default).
+    #[default]
+    NewestFirst,
+    /// Oldest first: the first `limit` entries after `after`, for paging forward.
+    OldestFirst,
+}
+
+/// A log query. Entries are ordered by timestamp, ties by insertion order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogQuery {
+    /// The function.
+    pub function_id: String,
+    /// Level filter, if any.
+    pub level: Option<LevelFilter>,
+    /// Only entries strictly after this instant.
+    pub after: Option<Timestamp>,
+    /// Maximum entries returned; clamped to [`MAX_LOG_QUERY_LIMIT`].
+    pub limit: usize,
+    /// Result order.
+    pub order: LogOrder,
+}
+
+impl LogQuery {
+    /// All levels, no time filter, [`DEFAULT_LOG_QUERY_LIMIT`], newest first.
+    pub fn new(function_id: impl Into<String>) -> Self {
+        LogQuery {
+            function_id: function_id.into(),
+            level: None,
+            after: None,
+            limit: DEFAULT_LOG_QUERY_LIMIT,
+            order: LogOrder::NewestFirst,
+        }
+    }
+
+    /// The limit actually applied.
+    pub fn effective_limit(&self) -> usize {
+        self.limit.min(MAX_LOG_QUERY_LIMIT)
+    }
+}
+
+/// A stored log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogRecord {
+    /// Storage id, increasing with insertion.
+    #[serde(skip)]
+    pub id: i64,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: LogEntry,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_format_and_parse() {
+        let t = Timestamp::from_millis(1_705_314_600_000);
+        assert_eq!(t.to_iso8601(), "2024-01-15T10:30:00.000Z");
+        assert_eq!(
+            serde_json::to_value(t).unwrap(),
+            serde_json::json!("2024-01-15T10:30:00.000Z")
+        );
+        assert_eq!(Timestamp::parse("2024-01-15T10:30:00.000Z"), Some(t));
+        assert_eq!(Timestamp::parse("2024-01-15T10:30:00Z"), Some(t));
+        assert_eq!(Timestamp::parse("2024-01-15T11:30:00+01:00"), Some(t));
+        assert_eq!(Timestamp::parse("1705314600000"), Some(t));
+        assert_eq!(
+            Timestamp::parse("2024-01-15T10:30:00.123Z").map(Timestamp::as_millis),
+            Some(1_705_314_600_123)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2024-01-15",
+            "1e9",
+            "99999999999999999999",
+            "-",
+            "2024-13-01T00:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX).to_iso8601(),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert!(Timestamp::now() > t);
+    }
+
+    #[test]
+    fn digests() {
+        let d = Digest::of(b"hello");
+        assert_eq!(
+            d.to_hex(),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(d.to_hex().parse::<Digest>().unwrap(), d);
+        assert_eq!(format!("sha256:{d}").parse::<Digest>().unwrap(), d);
+        assert_eq!(format!("{d:?}"), format!("sha256:{d}"));
+        assert!("abc".parse::<Digest>().is_err());
+        assert!("zz".repeat(32).parse::<Digest>().is_err());
+    }
+
+    #[test]
+    fn levels_and_outcomes() {
+        assert!(LogLevel::Debug < LogLevel::Info && LogLevel::Warn < LogLevel::Error);
+        for l in [
+            LogLevel::Debug,
+            LogLevel::Info,
+            LogLevel::Warn,
+            LogLevel::Error,
+        ] {
+            assert_eq!(l.as_str().parse::<LogLevel>().unwrap(), l);
+            assert_eq!(LogLevel::from_rank(l.rank()), Some(l));
+        }
+        assert_eq!("WARN".parse::<LogLevel>().unwrap(), LogLevel::Warn);
+        assert!("warning".parse::<LogLevel>().is_err());
+        assert_eq!(
+            LogOutcome::parse("memory_limit"),
+            Some(LogOutcome::MemoryLimit)
+        );
+        assert_eq!(LogOutcome::parse("nope"), None);
+    }
+
+    #[test]
+    fn key_status() {
+        let now = Timestamp::from_millis(1_000);
+        let mut k = ApiKeyRecord {
+            id: "k".into(),
+            name: "n".into(),
+            prefix: "fdo_x".into(),
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+        };
+        assert_eq!(k.status(now), KeyStatus::Active);
+        k.expires_at = Some(now);
+        assert_eq!(k.status(now), KeyStatus::Expired);
+        k.expires_at = Some(Timestamp::from_millis(2_000));
+        assert_eq!(k.status(now), KeyStatus::Active);
+        k.revoked_at = Some(now);
+        assert_eq!(k.status(now), KeyStatus::Revoked);
+    }
+}
