@@ -199,6 +199,16 @@ impl SqliteRegistry {
         })
     }
 
+    /// Opens the registry in `data_dir` with defaults except the per-function log retention.
+    pub fn open_with_retention(
+        data_dir: impl AsRef<Path>,
+        log_retention: usize,
+    ) -> Result<Self, RegistryError> {
+        let mut options = SqliteOptions::default();
+        options.logs.retention = log_retention;
+        Self::open_with(data_dir, options)
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -646,7 +656,10 @@ impl Registry for SqliteRegistry {
         let generation = bump_generation(&tx)?;
         tx.commit()?;
         self.invalidate(generation);
-        Ok(CreatedKey { record, plaintext })
+        Ok(CreatedKey {
+            record,
+            key: plaintext,
+        })
     }
 
     fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError> {

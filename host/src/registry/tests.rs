@@ -388,10 +388,7 @@ fn everything_survives_a_reopen() {
     assert_eq!(reg.list_versions("f").unwrap().len(), 2);
     assert_eq!(reg.history("f").unwrap().len(), 3);
     assert_eq!(reg.read_component(&digest).unwrap(), code("1"));
-    assert_eq!(
-        reg.verify_key(Some(&key.plaintext)).unwrap().id,
-        key.record.id
-    );
+    assert_eq!(reg.verify_key(Some(&key.key)).unwrap().id, key.record.id);
     let logs = reg.logs(&LogQuery::new("f")).unwrap();
     assert_eq!(
         logs.iter()
@@ -619,16 +616,16 @@ fn api_keys_create_verify_revoke_expire() {
             )),
         )
         .unwrap();
-    assert!(a.plaintext.starts_with(API_KEY_PREFIX));
-    assert_eq!(a.record.prefix, &a.plaintext[..API_KEY_DISPLAY_PREFIX_LEN]);
-    assert!(!format!("{a:?}").contains(&a.plaintext));
+    assert!(a.key.starts_with(API_KEY_PREFIX));
+    assert_eq!(a.record.prefix, &a.key[..API_KEY_DISPLAY_PREFIX_LEN]);
+    assert!(!format!("{a:?}").contains(&a.key));
 
-    let info = reg.verify_key(Some(&a.plaintext)).unwrap();
+    let info = reg.verify_key(Some(&a.key)).unwrap();
     assert_eq!(
         (info.id.as_str(), info.name.as_str(), info.expires_at),
         (a.record.id.as_str(), "admin", None)
     );
-    assert_eq!(reg.verify_key(Some(&b.plaintext)).unwrap().name, "ci");
+    assert_eq!(reg.verify_key(Some(&b.key)).unwrap().name, "ci");
     assert!(matches!(reg.verify_key(None), Err(AuthError::Missing)));
     assert!(matches!(reg.verify_key(Some("")), Err(AuthError::Missing)));
     assert!(matches!(
@@ -636,7 +633,7 @@ fn api_keys_create_verify_revoke_expire() {
         Err(AuthError::Invalid)
     ));
     assert!(matches!(
-        reg.verify_key(Some(&a.plaintext[..a.plaintext.len() - 1])),
+        reg.verify_key(Some(&a.key[..a.key.len() - 1])),
         Err(AuthError::Invalid)
     ));
     assert_eq!(AuthError::Missing.to_string(), "Missing API key");
@@ -646,7 +643,7 @@ fn api_keys_create_verify_revoke_expire() {
     let revoked = reg.revoke_key(&a.record.id).unwrap();
     let revoked_at = revoked.revoked_at.unwrap();
     assert!(matches!(
-        reg.verify_key(Some(&a.plaintext)),
+        reg.verify_key(Some(&a.key)),
         Err(AuthError::Invalid)
     ));
     assert_eq!(
@@ -688,7 +685,7 @@ fn api_keys_create_verify_revoke_expire() {
     .unwrap();
     reg.refresh().unwrap();
     assert!(matches!(
-        reg.verify_key(Some(&b.plaintext)),
+        reg.verify_key(Some(&b.key)),
         Err(AuthError::Invalid)
     ));
 
@@ -717,7 +714,7 @@ fn keys_are_stored_only_as_hashes() {
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
         .unwrap();
     drop(conn);
-    let secret_part = &key.plaintext[API_KEY_DISPLAY_PREFIX_LEN..];
+    let secret_part = &key.key[API_KEY_DISPLAY_PREFIX_LEN..];
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
@@ -743,10 +740,10 @@ fn other_processes_changes_are_picked_up() {
     let server = SqliteRegistry::open_with(dir.path(), options).unwrap();
     let cli = open(&dir);
     let key = cli.create_key("from-cli", None).unwrap();
-    assert!(server.verify_key(Some(&key.plaintext)).is_ok());
+    assert!(server.verify_key(Some(&key.key)).is_ok());
     cli.revoke_key(&key.record.id).unwrap();
     assert!(matches!(
-        server.verify_key(Some(&key.plaintext)),
+        server.verify_key(Some(&key.key)),
         Err(AuthError::Invalid)
     ));
 

@@ -339,14 +339,14 @@ pub struct CreatedKey {
     /// The stored record.
     pub record: ApiKeyRecord,
     /// The key to hand to the user (`fdo_` + 43 base64url characters).
-    pub plaintext: String,
+    pub key: String,
 }
 
 impl fmt::Debug for CreatedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CreatedKey")
             .field("record", &self.record)
-            .field("plaintext", &"<redacted>")
+            .field("key", &"<redacted>")
             .finish()
     }
 }
