@@ -17,29 +17,37 @@
 //! the counter at most every [`SqliteOptions::external_change_poll`]. One server process per
 //! data directory is assumed; other processes may manage keys.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use subtle::ConstantTimeEq;
+
+mod log_sink;
+mod rows;
+
+use log_sink::SqliteLogSink;
+use rows::{
+    StoredKey, VERSION_COLUMNS, bump_generation, differences, function_exists, insert_history,
+    insert_version, load_function, load_history, load_keys, load_version, query_logs, raw_function,
+    raw_version, read_generation,
+};
 
 use super::blobs::BlobStore;
 use super::keys::{
     display_prefix, generate_api_key, generate_key_id, hash_api_key, validate_key_name,
 };
-use super::logs::{LogSink, LogWriter, LogWriterConfig};
+use super::logs::{LogWriter, LogWriterConfig};
 use super::types::{
-    ApiKeyRecord, ComponentRef, CreatedKey, DeleteOutcome, DeployOutcome, Digest, FunctionRecord,
-    GcReport, HistoryAction, HistoryEntry, KeyInfo, KeyStatus, LevelFilter, LogEntry, LogLevel,
-    LogOrder, LogOutcome, LogQuery, LogRecord, RollbackOutcome, Timestamp, VersionRecord,
+    ApiKeyRecord, CreatedKey, DeleteOutcome, DeployOutcome, Digest, FunctionRecord, GcReport,
+    HistoryAction, HistoryEntry, KeyInfo, KeyStatus, LogQuery, LogRecord, RollbackOutcome,
+    Timestamp, VersionRecord,
 };
 use super::{AuthError, Registry, RegistryError, Resource, schema};
-use crate::validate::{DeployMetadata, Language, Limits, Secrets, ValidationError};
+use crate::validate::{DeployMetadata, ValidationError};
 
 /// Name of the database file inside the data directory.
 pub const DATABASE_FILE_NAME: &str = "fdo.sqlite3";
@@ -76,12 +84,6 @@ impl Default for SqliteOptions {
             logs: LogWriterConfig::default(),
         }
     }
-}
-
-/// A key as cached for verification.
-struct StoredKey {
-    record: ApiKeyRecord,
-    hash: [u8; 32],
 }
 
 /// What is cached, and the bookkeeping that keeps it coherent.
@@ -473,40 +475,7 @@ impl Registry for SqliteRegistry {
         if !function_exists(&tx, id)? {
             return Err(not_found(Resource::Function, id));
         }
-        let mut stmt = tx.prepare_cached(
-            "SELECT seq, function_id, version, action, previous_version, at FROM history WHERE function_id = ?1 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([id], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, Option<String>>(4)?,
-                row.get::<_, i64>(5)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (seq, function_id, version, action, previous_version, at) = row?;
-            let action = match action.as_str() {
-                "deploy" => HistoryAction::Deploy,
-                "rollback" => HistoryAction::Rollback,
-                other => {
-                    return Err(RegistryError::Corrupt(format!(
-                        "unknown history action '{other}'"
-                    )));
-                }
-            };
-            Ok(HistoryEntry {
-                seq,
-                function_id,
-                version,
-                action,
-                previous_version,
-                at: Timestamp::from_millis(at),
-            })
-        })
-        .collect()
+        load_history(&tx, id)
     }
 
     fn rollback(&self, id: &str, version: &str) -> Result<RollbackOutcome, RegistryError> {
@@ -724,118 +693,7 @@ impl Registry for SqliteRegistry {
         if !function_exists(&tx, &query.function_id)? {
             return Err(not_found(Resource::Function, &query.function_id));
         }
-        let (min, max) = match query.level {
-            None => (LogLevel::Debug, LogLevel::Error),
-            Some(LevelFilter::Exact(level)) => (level, level),
-            Some(LevelFilter::AtLeast(level)) => (level, LogLevel::Error),
-        };
-        let order = match query.order {
-            LogOrder::NewestFirst => "DESC",
-            LogOrder::OldestFirst => "ASC",
-        };
-        let mut stmt = tx.prepare_cached(&format!(
-            "SELECT id, function_id, ts, level, message, request_id, version, duration_ms, outcome FROM logs
-             WHERE function_id = ?1 AND (?2 IS NULL OR ts > ?2) AND level BETWEEN ?3 AND ?4
-             ORDER BY ts {order}, id {order} LIMIT ?5"
-        ))?;
-        let rows = stmt.query_map(
-            params![
-                query.function_id,
-                query.after.map(Timestamp::as_millis),
-                min.rank(),
-                max.rank(),
-                query.effective_limit() as i64
-            ],
-            |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, Option<String>>(5)?,
-                    row.get::<_, Option<String>>(6)?,
-                    row.get::<_, Option<i64>>(7)?,
-                    row.get::<_, Option<String>>(8)?,
-                ))
-            },
-        )?;
-        rows.map(|row| {
-            let (id, function_id, ts, level, message, request_id, version, duration_ms, outcome) =
-                row?;
-            Ok(LogRecord {
-                id,
-                entry: LogEntry {
-                    function_id,
-                    timestamp: Timestamp::from_millis(ts),
-                    level: LogLevel::from_rank(level).ok_or_else(|| {
-                        RegistryError::Corrupt(format!("log {id} has unknown level {level}"))
-                    })?,
-                    message,
-                    request_id,
-                    version,
-                    duration_ms: duration_ms.and_then(|d| u64::try_from(d).ok()),
-                    outcome: match outcome {
-                        None => None,
-                        Some(o) => Some(LogOutcome::parse(&o).ok_or_else(|| {
-                            RegistryError::Corrupt(format!("log {id} has unknown outcome '{o}'"))
-                        })?),
-                    },
-                },
-            })
-        })
-        .collect()
-    }
-}
-
-/// The log writer's SQLite sink: one transaction per batch.
-struct SqliteLogSink {
-    conn: Connection,
-}
-
-impl LogSink for SqliteLogSink {
-    fn write_batch(&mut self, entries: &[LogEntry]) -> Result<(), RegistryError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            // Entries of a function deleted meanwhile are skipped, not a failed batch.
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO logs (function_id, ts, level, message, request_id, version, duration_ms, outcome)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM functions WHERE id = ?1)",
-            )?;
-            for e in entries {
-                stmt.execute(params![
-                    e.function_id,
-                    e.timestamp.as_millis(),
-                    e.level.rank(),
-                    e.message,
-                    e.request_id,
-                    e.version,
-                    e.duration_ms.map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
-                    e.outcome.map(LogOutcome::as_str),
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn trim(&mut self, function_ids: &[String], keep: usize) -> Result<(), RegistryError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "DELETE FROM logs WHERE function_id = ?1 AND id < (
-                     SELECT id FROM logs WHERE function_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-            )?;
-            for id in function_ids {
-                stmt.execute(params![id, keep.max(1) as i64 - 1])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        query_logs(&tx, query)
     }
 }
 
@@ -879,270 +737,4 @@ fn ensure_private_file(path: &Path) -> Result<(), RegistryError> {
         let _ = path;
     }
     Ok(())
-}
-
-fn read_generation(conn: &Connection) -> Result<i64, RegistryError> {
-    Ok(conn.query_row(
-        "SELECT value FROM meta WHERE key = 'generation'",
-        [],
-        |row| row.get(0),
-    )?)
-}
-
-fn bump_generation(tx: &Transaction<'_>) -> Result<i64, RegistryError> {
-    Ok(tx.query_row(
-        "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
-        [],
-        |row| row.get(0),
-    )?)
-}
-
-fn function_exists(conn: &Connection, id: &str) -> Result<bool, RegistryError> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM functions WHERE id = ?1)",
-        [id],
-        |row| row.get(0),
-    )?)
-}
-
-fn insert_history(
-    tx: &Transaction<'_>,
-    id: &str,
-    version: &str,
-    action: HistoryAction,
-    previous: Option<&str>,
-    at: Timestamp,
-) -> Result<(), RegistryError> {
-    tx.execute(
-        "INSERT INTO history (function_id, version, action, previous_version, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, version, action.as_str(), previous, at.as_millis()],
-    )?;
-    Ok(())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, RegistryError> {
-    serde_json::to_string(value)
-        .map_err(|e| RegistryError::Corrupt(format!("cannot encode metadata: {e}")))
-}
-
-fn insert_version(tx: &Transaction<'_>, v: &VersionRecord) -> Result<(), RegistryError> {
-    tx.execute(
-        "INSERT INTO versions (function_id, version, language, entry_point, dependencies, component_digest,
-             component_size, memory_mb, timeout_ms, max_concurrency, env, secrets, allowed_hosts, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            v.function_id,
-            v.version,
-            v.language.as_str(),
-            v.entry_point,
-            to_json(&v.dependencies)?,
-            v.component.digest.to_hex(),
-            i64::try_from(v.component.size).unwrap_or(i64::MAX),
-            v.limits.memory_mb,
-            v.limits.timeout_ms,
-            v.limits.max_concurrency,
-            to_json(&v.env)?,
-            to_json(v.secrets.as_map())?,
-            to_json(&v.allowed_hosts)?,
-            v.created_at.as_millis(),
-        ],
-    )?;
-    Ok(())
-}
-
-/// Columns of a version row, in the order [`raw_version`] reads them (alias `v`).
-const VERSION_COLUMNS: &str = "v.function_id, v.version, v.language, v.entry_point, v.dependencies, \
-    v.component_digest, v.component_size, v.memory_mb, v.timeout_ms, v.max_concurrency, v.env, v.secrets, \
-    v.allowed_hosts, v.created_at";
-
-/// A version row as stored, before decoding its JSON and enums.
-struct RawVersion {
-    function_id: String,
-    version: String,
-    language: String,
-    entry_point: String,
-    dependencies: String,
-    digest: String,
-    size: i64,
-    memory_mb: Option<u32>,
-    timeout_ms: Option<u32>,
-    max_concurrency: Option<u32>,
-    env: String,
-    secrets: String,
-    allowed_hosts: String,
-    created_at: i64,
-}
-
-fn raw_version(row: &Row<'_>, at: usize) -> rusqlite::Result<RawVersion> {
-    Ok(RawVersion {
-        function_id: row.get(at)?,
-        version: row.get(at + 1)?,
-        language: row.get(at + 2)?,
-        entry_point: row.get(at + 3)?,
-        dependencies: row.get(at + 4)?,
-        digest: row.get(at + 5)?,
-        size: row.get(at + 6)?,
-        memory_mb: row.get(at + 7)?,
-        timeout_ms: row.get(at + 8)?,
-        max_concurrency: row.get(at + 9)?,
-        env: row.get(at + 10)?,
-        secrets: row.get(at + 11)?,
-        allowed_hosts: row.get(at + 12)?,
-        created_at: row.get(at + 13)?,
-    })
-}
-
-impl RawVersion {
-    fn decode(self) -> Result<VersionRecord, RegistryError> {
-        let corrupt = |what: &str, detail: String| {
-            RegistryError::Corrupt(format!(
-                "version {}@{}: bad {what}: {detail}",
-                self.function_id, self.version
-            ))
-        };
-        let language: Language = self
-            .language
-            .parse()
-            .map_err(|e: ValidationError| corrupt("language", e.message))?;
-        let dependencies: BTreeMap<String, String> = serde_json::from_str(&self.dependencies)
-            .map_err(|e| corrupt("dependencies", e.to_string()))?;
-        let env: BTreeMap<String, String> =
-            serde_json::from_str(&self.env).map_err(|e| corrupt("env", e.to_string()))?;
-        // The serde error for secrets is dropped: it could quote a value.
-        let secrets: BTreeMap<String, String> = serde_json::from_str(&self.secrets)
-            .map_err(|_| corrupt("secrets", "undecodable JSON".into()))?;
-        let allowed_hosts: Vec<String> = serde_json::from_str(&self.allowed_hosts)
-            .map_err(|e| corrupt("allowedHosts", e.to_string()))?;
-        let digest: Digest = self
-            .digest
-            .parse()
-            .map_err(|e: super::types::InvalidDigest| corrupt("digest", e.to_string()))?;
-        let size = u64::try_from(self.size)
-            .map_err(|_| corrupt("component size", self.size.to_string()))?;
-        Ok(VersionRecord {
-            language,
-            entry_point: self.entry_point,
-            dependencies,
-            component: ComponentRef { digest, size },
-            limits: Limits {
-                memory_mb: self.memory_mb,
-                timeout_ms: self.timeout_ms,
-                max_concurrency: self.max_concurrency,
-            },
-            env,
-            secrets: Secrets::new(secrets),
-            allowed_hosts,
-            created_at: Timestamp::from_millis(self.created_at),
-            function_id: self.function_id,
-            version: self.version,
-        })
-    }
-}
-
-/// A function row joined with its active version.
-struct RawFunction {
-    id: String,
-    created_at: i64,
-    updated_at: i64,
-    active: RawVersion,
-}
-
-impl RawFunction {
-    fn decode(self) -> Result<FunctionRecord, RegistryError> {
-        Ok(FunctionRecord {
-            id: self.id,
-            created_at: Timestamp::from_millis(self.created_at),
-            updated_at: Timestamp::from_millis(self.updated_at),
-            active: self.active.decode()?,
-        })
-    }
-}
-
-fn raw_function(row: &Row<'_>) -> rusqlite::Result<RawFunction> {
-    Ok(RawFunction {
-        id: row.get(0)?,
-        created_at: row.get(1)?,
-        updated_at: row.get(2)?,
-        active: raw_version(row, 3)?,
-    })
-}
-
-fn load_version(
-    conn: &Connection,
-    id: &str,
-    version: &str,
-) -> Result<Option<VersionRecord>, RegistryError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {VERSION_COLUMNS} FROM versions v WHERE v.function_id = ?1 AND v.version = ?2"
-    ))?;
-    stmt.query_row([id, version], |row| raw_version(row, 0))
-        .optional()?
-        .map(RawVersion::decode)
-        .transpose()
-}
-
-fn load_function(conn: &Connection, id: &str) -> Result<Option<FunctionRecord>, RegistryError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT f.id, f.created_at, f.updated_at, {VERSION_COLUMNS}
-         FROM functions f JOIN versions v ON v.function_id = f.id AND v.version = f.active_version
-         WHERE f.id = ?1"
-    ))?;
-    stmt.query_row([id], raw_function)
-        .optional()?
-        .map(RawFunction::decode)
-        .transpose()
-}
-
-fn load_keys(conn: &Connection) -> Result<Vec<StoredKey>, RegistryError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name, prefix, hash, created_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, rowid",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok(StoredKey {
-            record: ApiKeyRecord {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                prefix: row.get(2)?,
-                created_at: Timestamp::from_millis(row.get(4)?),
-                expires_at: row.get::<_, Option<i64>>(5)?.map(Timestamp::from_millis),
-                revoked_at: row.get::<_, Option<i64>>(6)?.map(Timestamp::from_millis),
-            },
-            hash: row.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Which parts of an existing version differ from a redeploy (API field names).
-fn differences(
-    existing: &VersionRecord,
-    metadata: &DeployMetadata,
-    digest: &Digest,
-) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    if existing.component.digest != *digest {
-        fields.push("code");
-    }
-    if existing.language != metadata.language {
-        fields.push("language");
-    }
-    if existing.entry_point != metadata.entry_point {
-        fields.push("entryPoint");
-    }
-    if existing.dependencies != metadata.dependencies {
-        fields.push("dependencies");
-    }
-    if existing.limits != metadata.limits {
-        fields.push("limits");
-    }
-    if existing.env != metadata.env {
-        fields.push("env");
-    }
-    if existing.secrets != metadata.secrets {
-        fields.push("secrets");
-    }
-    if existing.allowed_hosts != metadata.allowed_hosts {
-        fields.push("allowedHosts");
-    }
-    fields
 }
