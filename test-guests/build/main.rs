@@ -82,6 +82,11 @@ fn run() -> Result<()> {
     println!("cargo:rerun-if-env-changed={TOOLCHAIN_OVERRIDE_VAR}");
 
     let guests_out = out_dir.join("guests");
+    // Start empty, so a guest that was removed leaves no file behind.
+    if guests_out.exists() {
+        fs::remove_dir_all(&guests_out)
+            .with_context(|| format!("emptying {}", guests_out.display()))?;
+    }
     fs::create_dir_all(&guests_out)
         .with_context(|| format!("creating {}", guests_out.display()))?;
     let target_dir = guest_target_dir(&out_dir, &repo);
@@ -104,7 +109,13 @@ fn run() -> Result<()> {
         let path = guests_out.join(format!("{}.wasm", script.name));
         script
             .build(&target_dir.join("build-sh"), &path)
-            .with_context(|| format!("building the guest in {}", script.dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "building the guest in {} (has scripts/setup.sh run in this checkout? \
+                     it runs examples/*/setup.sh)",
+                    script.dir.display()
+                )
+            })?;
         guests.push(Guest {
             name: script.name.clone(),
             source: relative(&script.dir, &repo),
