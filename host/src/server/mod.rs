@@ -27,7 +27,7 @@ use crate::config::ServeConfig;
 use crate::functions::FunctionHost;
 use crate::loader::Loader;
 use crate::metrics::Metrics;
-use crate::registry::{Registry, SqliteRegistry};
+use crate::registry::{LogWriterConfig, Registry, SqliteOptions, SqliteRegistry};
 use crate::runtime::Runtime;
 use auth::KeyCache;
 use error::ApiError;
@@ -68,7 +68,13 @@ impl App {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let registry: Arc<dyn Registry> = Arc::new(
-            SqliteRegistry::open_with_retention(&config.data_dir, config.log_retention as usize)
+            SqliteRegistry::open_with(
+                &config.data_dir,
+                SqliteOptions {
+                    logs: LogWriterConfig { retention: config.log_retention.max(1) as usize, ..LogWriterConfig::default() },
+                    ..SqliteOptions::default()
+                },
+            )
                 .with_context(|| format!("opening the registry in {}", config.data_dir.display()))?,
         );
         let engine = crate::engine::EngineHandle::new(config.engine())?;
