@@ -39,7 +39,11 @@ fn names_are_unique_and_paths_absolute() {
 
 #[test]
 fn test_only_guests_are_listed() {
-    let expected = [("rpc-basic", test_guests::RPC_BASIC)];
+    let expected = [
+        ("http-hello", test_guests::HTTP_HELLO),
+        ("rpc-basic", test_guests::RPC_BASIC),
+        ("typed-exports", test_guests::TYPED_EXPORTS),
+    ];
     for guest in expected {
         assert!(
             test_guests::ALL.contains(&guest),
