@@ -583,7 +583,7 @@ fn classify(err: wasmtime::Error, store: &Store<CallState>, spec: &CallSpec) -> 
         _ if state.limiter.hit => InvokeError::MemoryLimit(spec.limits.memory_mb),
         Some(trap) => {
             let mut message = trap.to_string();
-            let (stderr, _) = state.stderr.peek_tail();
+            let stderr = state.stderr.tail_for_error();
             if !stderr.is_empty() {
                 message.push_str("; stderr: ");
                 message.push_str(&stderr);

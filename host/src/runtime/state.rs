@@ -108,13 +108,19 @@ impl Capture {
         buf.bytes.extend_from_slice(&bytes[..take]);
     }
 
-    /// The last line of what was captured so far (for error messages), and whether any was.
-    pub fn peek_tail(&self) -> (String, bool) {
+    /// The last meaningful lines of what was captured so far (for error messages: a Rust
+    /// panic prints its message, then a backtrace hint that says nothing to the caller).
+    pub fn tail_for_error(&self) -> String {
         let buf = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let text = String::from_utf8_lossy(&buf.bytes);
-        let tail = text.trim_end().rsplit('\n').next().unwrap_or_default().to_owned();
-        let any = !buf.bytes.is_empty();
-        (tail, any)
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect();
+        let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+        let chars = tail.chars().count();
+        if chars > 500 { tail.chars().skip(chars - 500).collect() } else { tail }
     }
 
     /// The captured text (lossy UTF-8) and whether it was truncated.
