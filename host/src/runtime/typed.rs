@@ -210,16 +210,24 @@ pub fn params_to_vals(func: &TypedFunc, params: &Value) -> Result<Vec<Val>, Stri
 /// parameter is itself list-like, `[[1, 2]]` is positional and `[1, 2]` is the list itself.
 fn positional(func: &TypedFunc, items: &[Value]) -> bool {
     match func.params.as_slice() {
-        [(_, ty)] if expects_array(ty) => matches!(items, [Value::Array(_)]),
+        [(_, ty)] if expects_array(ty) => match items {
+            [Value::Array(_)] => true,
+            [Value::Object(_)] => matches!(ty, Type::Flags(_)),
+            _ => false,
+        },
         _ => true,
     }
 }
 
 /// Whether an object holds the parameters by name. For a one-parameter function an object
-/// is by name only when its single key is the parameter's name; otherwise it is the value.
+/// is by name when its single key is the parameter's name (or it is empty and the parameter
+/// is not itself an object-like record or map); otherwise it is the value.
 fn by_name(func: &TypedFunc, map: &Map<String, Value>) -> bool {
     match func.params.as_slice() {
-        [(name, _)] => map.len() == 1 && map.contains_key(name),
+        [(name, ty)] => {
+            (map.len() == 1 && map.contains_key(name))
+                || (map.is_empty() && !matches!(ty, Type::Record(_) | Type::Map(_)))
+        }
         _ => true,
     }
 }
