@@ -17,10 +17,10 @@ use crate::registry::{
     VersionRecord,
 };
 use crate::runtime::{
-    CallOutcome, CallOutput, CallSpec, ComponentKind, HostPattern, HttpCall, InvokeError, Limits, LoadedComponent,
+    CallOutcome, CallOutput, CallSpec, ComponentKind, HttpCall, InvokeError, Limits, LoadedComponent,
     Runtime,
 };
-use crate::validate::DeployMetadata;
+use crate::validate::{AllowedHost, DeployMetadata};
 
 /// How the active version of a function was loaded (the API's load fields).
 #[derive(Debug, Clone, PartialEq)]
@@ -275,7 +275,7 @@ impl FunctionHost {
             max_concurrency: served.limits.max_concurrency.unwrap_or(defaults.max_concurrency),
         };
         // Entries were validated at deploy; one that no longer parses is dropped (denied).
-        let allowed: Vec<HostPattern> = served.allowed_hosts.iter().filter_map(|h| HostPattern::parse(h)).collect();
+        let allowed: Vec<AllowedHost> = served.allowed_hosts.iter().filter_map(|h| AllowedHost::parse(h).ok()).collect();
         let spec = CallSpec {
             function_id: record.id.as_str().into(),
             env: Arc::new(env.into_iter().collect()),

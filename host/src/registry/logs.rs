@@ -201,6 +201,9 @@ impl<S: LogSink> Worker<S> {
     fn run(mut self) {
         let mut batch = Vec::with_capacity(self.batch_size);
         let mut waiters = Vec::new();
+        // A failure stays pending until the next flush reports it, even when it happened in
+        // an earlier batch than the flush request arrived in.
+        let mut pending_error: Option<String> = None;
         // The first receive blocks; the rest drain what is already queued.
         while let Ok(first) = self.receiver.recv() {
             let mut next = Some(first);
@@ -220,9 +223,15 @@ impl<S: LogSink> Worker<S> {
                 }
             }
             let mut outcome = self.write(&mut batch);
+            if let Err(e) = &outcome {
+                pending_error = Some(e.clone());
+            }
             if !waiters.is_empty() {
                 let trimmed = self.trim_all();
                 outcome = outcome.and(trimmed);
+                if let Some(e) = pending_error.take() {
+                    outcome = Err(e);
+                }
                 for waiter in waiters.drain(..) {
                     // The flusher may have given up waiting; nothing to do then.
                     let _ = waiter.send(outcome.clone());

@@ -32,7 +32,8 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 
 use crate::engine::EngineHandle;
-pub use outbound::{HostPattern, OutboundPolicy};
+pub use outbound::OutboundPolicy;
+use crate::validate::AllowedHost;
 pub use state::{CallOutput, CallState, GuestLog, LogLevel};
 use typed::TypedExports;
 
@@ -104,7 +105,7 @@ pub struct CallSpec {
     /// The function's limits.
     pub limits: Limits,
     /// The outbound allow-list.
-    pub allowed_hosts: Arc<Vec<HostPattern>>,
+    pub allowed_hosts: Arc<Vec<AllowedHost>>,
 }
 
 /// How a component is called.
