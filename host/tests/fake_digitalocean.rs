@@ -8,7 +8,12 @@ use serde_json::{Value, json};
 use support::fake_digitalocean::{self, FakeDigitalOcean, RATE_LIMIT_RESET, TOKEN};
 
 /// Sends `method url` with the fake's token (or `token`), returns status, headers and JSON.
-async fn call(method: reqwest::Method, url: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+async fn call(
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     let mut request = reqwest::Client::new().request(method, url);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -29,7 +34,12 @@ async fn get(url: &str) -> (StatusCode, Value) {
 }
 
 fn ids(body: &Value) -> Vec<u64> {
-    body["droplets"].as_array().expect("droplets array").iter().map(|d| d["id"].as_u64().unwrap()).collect()
+    body["droplets"]
+        .as_array()
+        .expect("droplets array")
+        .iter()
+        .map(|d| d["id"].as_u64().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -61,11 +71,21 @@ async fn pages_link_to_each_other_and_cover_the_list_once() {
     let (_, page3) = get(page2["links"]["pages"]["next"].as_str().unwrap()).await;
     assert!(page3["links"]["pages"].get("next").is_none());
     assert_eq!(page3["links"]["pages"]["first"], first);
-    let all: Vec<u64> = [&page1, &page2, &page3].iter().flat_map(|page| ids(page)).collect();
-    let expected: Vec<u64> = fake_digitalocean::droplets().iter().map(|d| d["id"].as_u64().unwrap()).collect();
+    let all: Vec<u64> = [&page1, &page2, &page3]
+        .iter()
+        .flat_map(|page| ids(page))
+        .collect();
+    let expected: Vec<u64> = fake_digitalocean::droplets()
+        .iter()
+        .map(|d| d["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(all, expected);
 
-    let (_, beyond) = get(&format!("{}/v2/droplets?page=9&per_page=3", fake.base_url())).await;
+    let (_, beyond) = get(&format!(
+        "{}/v2/droplets?page=9&per_page=3",
+        fake.base_url()
+    ))
+    .await;
     assert!(ids(&beyond).is_empty());
 }
 
@@ -75,19 +95,33 @@ async fn tag_filtering_and_the_page_size_cap() {
     let (_, web) = get(&format!("{}/v2/droplets?tag_name=web", fake.base_url())).await;
     assert_eq!(ids(&web), vec![3_164_444, 3_164_459, 3_164_464]);
     assert_eq!(web["meta"]["total"], 3);
-    let (_, prod) = get(&format!("{}/v2/droplets?tag_name=env%3Aprod", fake.base_url())).await;
+    let (_, prod) = get(&format!(
+        "{}/v2/droplets?tag_name=env%3Aprod",
+        fake.base_url()
+    ))
+    .await;
     assert_eq!(prod["meta"]["total"], 4);
 
     fake.set_max_per_page(2);
-    let (_, capped) = get(&format!("{}/v2/droplets?tag_name=web&per_page=50", fake.base_url())).await;
+    let (_, capped) = get(&format!(
+        "{}/v2/droplets?tag_name=web&per_page=50",
+        fake.base_url()
+    ))
+    .await;
     assert_eq!(ids(&capped).len(), 2);
     assert_eq!(
         capped["links"]["pages"]["next"],
-        format!("{}/v2/droplets?page=2&per_page=2&tag_name=web", fake.base_url())
+        format!(
+            "{}/v2/droplets?page=2&per_page=2&tag_name=web",
+            fake.base_url()
+        )
     );
 
     let (status, body) = get(&format!("{}/v2/droplets?per_page=zero", fake.base_url())).await;
-    assert_eq!((status, body["id"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
+    assert_eq!(
+        (status, body["id"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
 }
 
 #[tokio::test]
@@ -121,9 +155,21 @@ async fn actions_start_or_are_refused_with_422() {
     assert_eq!(body["action"]["region_slug"], "sfo3");
 
     let (status, _, body) = post(3_164_444, json!({"type": "power_on"})).await;
-    assert_eq!((status, body["message"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("Droplet is already powered on.")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Droplet is already powered on.")
+        )
+    );
     let (status, _, body) = post(3_164_444, json!({"type": "explode"})).await;
-    assert_eq!((status, body["id"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unprocessable_entity")));
+    assert_eq!(
+        (status, body["id"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("unprocessable_entity")
+        )
+    );
     let (status, _, _) = post(3_164_444, json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _, _) = post(1, json!({"type": "power_off"})).await;
@@ -133,7 +179,10 @@ async fn actions_start_or_are_refused_with_422() {
     assert_eq!(recorded.len(), 5);
     assert_eq!(recorded[0].method, "POST");
     assert_eq!(recorded[0].path, "/v2/droplets/3164461/actions");
-    assert_eq!(serde_json::from_str::<Value>(&recorded[0].body).unwrap(), json!({"type": "power_on"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&recorded[0].body).unwrap(),
+        json!({"type": "power_on"})
+    );
 }
 
 #[tokio::test]
@@ -143,7 +192,10 @@ async fn a_missing_or_wrong_token_is_401_and_recorded() {
     for token in [None, Some("wrong")] {
         let (status, headers, body) = call(reqwest::Method::GET, &url, token, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(body, json!({"id": "unauthorized", "message": "Unable to authenticate you"}));
+        assert_eq!(
+            body,
+            json!({"id": "unauthorized", "message": "Unable to authenticate you"})
+        );
         assert!(headers.contains_key("ratelimit-remaining"));
     }
     let recorded = fake.requests();
@@ -161,7 +213,10 @@ async fn the_rate_limit_switch_answers_429_with_headers() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["id"], "too_many_requests");
     assert_eq!(headers["ratelimit-remaining"], "0");
-    assert_eq!(headers["ratelimit-reset"], RATE_LIMIT_RESET.to_string().as_str());
+    assert_eq!(
+        headers["ratelimit-reset"],
+        RATE_LIMIT_RESET.to_string().as_str()
+    );
     fake.set_rate_limited(false);
     let (status, _) = get(&url).await;
     assert_eq!(status, StatusCode::OK);

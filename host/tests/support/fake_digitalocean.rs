@@ -93,7 +93,9 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The decoded value of query parameter `name`.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        let uri: Uri = format!("/?{}", self.query.as_deref().unwrap_or("")).parse().ok()?;
+        let uri: Uri = format!("/?{}", self.query.as_deref().unwrap_or(""))
+            .parse()
+            .ok()?;
         let Query(params) = Query::<HashMap<String, String>>::try_from_uri(&uri).ok()?;
         params.get(name).cloned()
     }
@@ -132,7 +134,9 @@ impl FakeDigitalOcean {
     /// Starts the fake accepting `token`.
     pub fn start_with_token(token: &str) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("non-blocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
             base_url: format!("http://{addr}"),
@@ -164,7 +168,12 @@ impl FakeDigitalOcean {
                 });
             })
             .expect("spawn the fake DigitalOcean thread");
-        FakeDigitalOcean { shared, addr, shutdown: Some(tx), thread: Some(thread) }
+        FakeDigitalOcean {
+            shared,
+            addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
     }
 
     /// `http://127.0.0.1:PORT`: the value for `DO_API_BASE_URL`.
@@ -249,7 +258,12 @@ async fn handle(
         return reply(StatusCode::UNAUTHORIZED, unauthorized_body(), remaining);
     }
 
-    let segments: Vec<&str> = uri.path().trim_end_matches('/').split('/').skip(1).collect();
+    let segments: Vec<&str> = uri
+        .path()
+        .trim_end_matches('/')
+        .split('/')
+        .skip(1)
+        .collect();
     let (status, body) = match (&method, segments.as_slice()) {
         (&Method::GET, ["v2", "droplets"]) => list(&shared, &uri),
         (&Method::GET, ["v2", "droplets", id]) => match find(id) {
@@ -276,7 +290,10 @@ async fn handle(
 fn reply(status: StatusCode, body: Value, remaining: u64) -> Response {
     let mut response = (status, body.to_string()).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     headers.insert("ratelimit-limit", HeaderValue::from(RATE_LIMIT));
     headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
     headers.insert("ratelimit-reset", HeaderValue::from(RATE_LIMIT_RESET));
@@ -293,12 +310,18 @@ fn not_found() -> (StatusCode, Value) {
 
 /// `400 bad_request` with `message`.
 fn bad_request(message: String) -> (StatusCode, Value) {
-    (StatusCode::BAD_REQUEST, json!({"id": "bad_request", "message": message}))
+    (
+        StatusCode::BAD_REQUEST,
+        json!({"id": "bad_request", "message": message}),
+    )
 }
 
 /// `422 unprocessable_entity` with `message`.
 fn unprocessable(message: String) -> (StatusCode, Value) {
-    (StatusCode::UNPROCESSABLE_ENTITY, json!({"id": "unprocessable_entity", "message": message}))
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({"id": "unprocessable_entity", "message": message}),
+    )
 }
 
 /// The droplet with this id, if the id is a number in the data set.
@@ -334,17 +357,26 @@ fn list(shared: &Shared, uri: &Uri) -> (StatusCode, Value) {
     let matching: Vec<Value> = droplets()
         .into_iter()
         .filter(|droplet| match tag {
-            Some(tag) => droplet["tags"].as_array().is_some_and(|tags| tags.iter().any(|t| t == tag.as_str())),
+            Some(tag) => droplet["tags"]
+                .as_array()
+                .is_some_and(|tags| tags.iter().any(|t| t == tag.as_str())),
             None => true,
         })
         .collect();
     let total = matching.len() as u32;
     let last = total.div_ceil(per_page).max(1);
     let start = ((page - 1) as usize).saturating_mul(per_page as usize);
-    let droplets: Vec<Value> = matching.into_iter().skip(start).take(per_page as usize).collect();
+    let droplets: Vec<Value> = matching
+        .into_iter()
+        .skip(start)
+        .take(per_page as usize)
+        .collect();
 
     let link = |page: u32| {
-        let mut url = format!("{}/v2/droplets?page={page}&per_page={per_page}", shared.base_url);
+        let mut url = format!(
+            "{}/v2/droplets?page={page}&per_page={per_page}",
+            shared.base_url
+        );
         if let Some(tag) = tag {
             url.push_str("&tag_name=");
             url.push_str(&percent_encode(tag));
@@ -370,18 +402,28 @@ fn list(shared: &Shared, uri: &Uri) -> (StatusCode, Value) {
 fn act(shared: &Shared, droplet: &Value, body: &[u8]) -> (StatusCode, Value) {
     let request: Value = match serde_json::from_slice(body) {
         Ok(request) => request,
-        Err(_) => return unprocessable("request payload validation failed: the body is not JSON".into()),
+        Err(_) => {
+            return unprocessable("request payload validation failed: the body is not JSON".into());
+        }
     };
     let kind = match request.get("type").and_then(Value::as_str) {
         Some(kind) => kind,
-        None => return unprocessable("request payload validation failed: `type` is required".into()),
+        None => {
+            return unprocessable("request payload validation failed: `type` is required".into());
+        }
     };
     if !ACTION_TYPES.contains(&kind) {
-        return unprocessable(format!("request payload validation failed: `{kind}` is not a droplet action type"));
+        return unprocessable(format!(
+            "request payload validation failed: `{kind}` is not a droplet action type"
+        ));
     }
     match (kind, droplet["status"].as_str()) {
-        ("power_on", Some("active")) => return unprocessable("Droplet is already powered on.".into()),
-        ("power_off", Some("off")) => return unprocessable("Droplet is already powered off.".into()),
+        ("power_on", Some("active")) => {
+            return unprocessable("Droplet is already powered on.".into());
+        }
+        ("power_off", Some("off")) => {
+            return unprocessable("Droplet is already powered off.".into());
+        }
         _ => {}
     }
     let id = shared.next_action_id.fetch_add(1, Ordering::SeqCst);
@@ -507,12 +549,89 @@ pub fn droplets() -> Vec<Value> {
     let ubuntu_22 = (129_211_873, "22.04 (LTS) x64", "Ubuntu", "ubuntu-22-04-x64");
     let debian_12 = (145_986_230, "12 x64", "Debian", "debian-12-x64");
     vec![
-        droplet(3_164_444, "example.com", "active", "2020-07-21T18:37:44Z", small, ("nyc3", "New York 3"), ubuntu_20, Some("192.241.165.154"), "10.128.192.124", &["web", "env:prod"]),
-        droplet(3_164_459, "assets.example.com", "active", "2020-07-21T18:42:27Z", small, ("nyc3", "New York 3"), ubuntu_20, Some("162.243.190.66"), "10.128.192.138", &["web", "env:prod"]),
-        droplet(3_164_460, "api-1.example.com", "active", "2021-03-02T09:12:00Z", medium, ("sfo3", "San Francisco 3"), ubuntu_22, Some("203.0.113.10"), "10.124.0.2", &["api", "env:prod"]),
-        droplet(3_164_461, "api-2.example.com", "off", "2021-03-02T09:14:30Z", medium, ("sfo3", "San Francisco 3"), ubuntu_22, Some("203.0.113.11"), "10.124.0.3", &["api", "env:staging"]),
-        droplet(3_164_462, "db-primary", "active", "2021-05-10T11:00:00Z", medium, ("fra1", "Frankfurt 1"), debian_12, None, "10.135.0.5", &["db", "env:prod"]),
-        droplet(3_164_463, "worker-1", "active", "2022-01-18T16:45:10Z", small, ("ams3", "Amsterdam 3"), debian_12, Some("198.51.100.7"), "10.133.0.7", &["worker"]),
-        droplet(3_164_464, "web-staging", "off", "2022-06-30T08:05:55Z", small, ("lon1", "London 1"), ubuntu_22, Some("198.51.100.8"), "10.131.0.8", &["web", "env:staging"]),
+        droplet(
+            3_164_444,
+            "example.com",
+            "active",
+            "2020-07-21T18:37:44Z",
+            small,
+            ("nyc3", "New York 3"),
+            ubuntu_20,
+            Some("192.241.165.154"),
+            "10.128.192.124",
+            &["web", "env:prod"],
+        ),
+        droplet(
+            3_164_459,
+            "assets.example.com",
+            "active",
+            "2020-07-21T18:42:27Z",
+            small,
+            ("nyc3", "New York 3"),
+            ubuntu_20,
+            Some("162.243.190.66"),
+            "10.128.192.138",
+            &["web", "env:prod"],
+        ),
+        droplet(
+            3_164_460,
+            "api-1.example.com",
+            "active",
+            "2021-03-02T09:12:00Z",
+            medium,
+            ("sfo3", "San Francisco 3"),
+            ubuntu_22,
+            Some("203.0.113.10"),
+            "10.124.0.2",
+            &["api", "env:prod"],
+        ),
+        droplet(
+            3_164_461,
+            "api-2.example.com",
+            "off",
+            "2021-03-02T09:14:30Z",
+            medium,
+            ("sfo3", "San Francisco 3"),
+            ubuntu_22,
+            Some("203.0.113.11"),
+            "10.124.0.3",
+            &["api", "env:staging"],
+        ),
+        droplet(
+            3_164_462,
+            "db-primary",
+            "active",
+            "2021-05-10T11:00:00Z",
+            medium,
+            ("fra1", "Frankfurt 1"),
+            debian_12,
+            None,
+            "10.135.0.5",
+            &["db", "env:prod"],
+        ),
+        droplet(
+            3_164_463,
+            "worker-1",
+            "active",
+            "2022-01-18T16:45:10Z",
+            small,
+            ("ams3", "Amsterdam 3"),
+            debian_12,
+            Some("198.51.100.7"),
+            "10.133.0.7",
+            &["worker"],
+        ),
+        droplet(
+            3_164_464,
+            "web-staging",
+            "off",
+            "2022-06-30T08:05:55Z",
+            small,
+            ("lon1", "London 1"),
+            ubuntu_22,
+            Some("198.51.100.8"),
+            "10.131.0.8",
+            &["web", "env:staging"],
+        ),
     ]
 }
