@@ -40,8 +40,8 @@
 //! Build it as a `cdylib` for `wasm32-wasip2` (or `wasm32-wasip1` plus the preview1 reactor
 //! adapter) and deploy the `.wasm`. Besides the macros the SDK has what functions usually need:
 //!
-//! - [`log`]: leveled logging into the function's logs (`fdo_sdk::info!("...")`);
-//! - [`env`]: configuration variables and write-only [secrets](secret) set at deploy;
+//! - [`log`](mod@log): leveled logging into the function's logs (`fdo_sdk::info!("...")`);
+//! - [`env`](mod@env): configuration variables and write-only [secrets](secret) set at deploy;
 //! - [`http`]: a blocking outbound HTTP client (subject to the function's outbound allow-list).
 //!
 //! Authors depend on `fdo-sdk` alone: the WIT bindings are generated here, and
@@ -51,6 +51,7 @@
 
 extern crate self as fdo_sdk;
 
+#[doc(hidden)]
 pub mod bindings;
 pub mod env;
 #[cfg(feature = "http")]
