@@ -103,6 +103,11 @@ impl fmt::Display for Secret {
 }
 
 /// A secret the function needs was not set at deploy.
+///
+/// ```
+/// let missing = fdo_sdk::secret("FDO_SDK_SURELY_UNSET_SECRET").unwrap_err();
+/// assert_eq!(missing.name, "FDO_SDK_SURELY_UNSET_SECRET");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("secret `{name}` is not set: add it to the function's secrets at deploy")]
 pub struct MissingSecret {

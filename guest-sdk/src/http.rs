@@ -39,6 +39,13 @@ use std::time::Duration;
 pub use self::url::Target;
 
 /// An HTTP method.
+///
+/// ```
+/// use fdo_sdk::http::{Method, Request};
+///
+/// let request = Request::new(Method::Options, "https://example.com/");
+/// assert_eq!(request.method().to_string(), "OPTIONS");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
     /// `GET`.
@@ -411,6 +418,18 @@ impl Response {
 }
 
 /// What kind of failure prevented a response.
+///
+/// ```no_run
+/// use fdo_sdk::http::{self, FailureKind};
+///
+/// match http::get("https://api.example.com/") {
+///     Ok(response) => println!("status {}", response.status),
+///     Err(error) if error.kind() == Some(FailureKind::Denied) => {
+///         fdo_sdk::error!("add api.example.com to the function's allowedHosts: {error}")
+///     }
+///     Err(error) => fdo_sdk::warn!("{error}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailureKind {
     /// The host refused the request: the destination is not on the function's outbound
@@ -429,6 +448,11 @@ pub enum FailureKind {
 }
 
 /// Why an HTTP request produced no usable response.
+///
+/// ```
+/// let error = fdo_sdk::http::Request::get("ftp://example.com/").send().unwrap_err();
+/// assert_eq!(error.to_string(), "invalid URL `ftp://example.com/`: the scheme must be `http` or `https`");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpError {
     /// The URL is not an absolute `http://` or `https://` URL.
