@@ -77,8 +77,7 @@ impl EngineHandle {
     /// epoch ticker.
     pub fn new(config: EngineConfig) -> anyhow::Result<Self> {
         let (engine, degraded) = if config.pooling {
-            match Engine::new(&base_config(&config).allocation_strategy(pooling_strategy(&config)))
-            {
+            match Engine::new(base_config(&config).allocation_strategy(pooling_strategy(&config))) {
                 Ok(engine) => (engine, None),
                 Err(err) => {
                     let reason = format!(
@@ -93,7 +92,13 @@ impl EngineHandle {
         };
         let compatibility_key = compatibility_key(&engine);
         let ticker = Arc::new(Ticker::start(engine.clone())?);
-        Ok(Self { engine, degraded, _ticker: ticker, compatibility_key, config })
+        Ok(Self {
+            engine,
+            degraded,
+            _ticker: ticker,
+            compatibility_key,
+            config,
+        })
     }
 
     /// The wasmtime engine.
@@ -173,12 +178,14 @@ impl Ticker {
     fn start(engine: Engine) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        std::thread::Builder::new().name("fdo-epoch".into()).spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        })?;
+        std::thread::Builder::new()
+            .name("fdo-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
         Ok(Self { stop })
     }
 }

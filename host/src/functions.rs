@@ -13,12 +13,12 @@ use serde_json::Value;
 
 use crate::loader::{LoadError, LoadResult, LoadTier, Loader};
 use crate::registry::{
-    Digest, FunctionRecord, LogEntry, LogLevel, LogOutcome, LogWriter, Registry, RegistryError, Timestamp,
-    VersionRecord,
+    Digest, FunctionRecord, LogEntry, LogLevel, LogOutcome, LogWriter, Registry, RegistryError,
+    Timestamp, VersionRecord,
 };
 use crate::runtime::{
-    CallOutcome, CallOutput, CallSpec, ComponentKind, HttpCall, InvokeError, Limits, LoadedComponent,
-    Runtime,
+    CallOutcome, CallOutput, CallSpec, ComponentKind, HttpCall, InvokeError, Limits,
+    LoadedComponent, Runtime,
 };
 use crate::validate::{AllowedHost, DeployMetadata};
 
@@ -133,7 +133,13 @@ impl FunctionHost {
     pub fn new(registry: Arc<dyn Registry>, loader: Loader) -> Self {
         let runtime = loader.runtime().clone();
         let logs = registry.log_writer();
-        Self { registry, loader, runtime, logs, active: DashMap::new() }
+        Self {
+            registry,
+            loader,
+            runtime,
+            logs,
+            active: DashMap::new(),
+        }
     }
 
     /// The registry.
@@ -169,7 +175,11 @@ impl FunctionHost {
 
     /// Validates and compiles the component, then records the version and activates it.
     /// A component that does not compile or link is refused before anything is stored.
-    pub async fn deploy(&self, metadata: DeployMetadata, bytes: Vec<u8>) -> Result<Deployed, HostError> {
+    pub async fn deploy(
+        &self,
+        metadata: DeployMetadata,
+        bytes: Vec<u8>,
+    ) -> Result<Deployed, HostError> {
         metadata.validate().map_err(RegistryError::from)?;
         let bytes = Arc::new(bytes);
         let loaded = self.loader.compile_new(bytes.clone()).await?;
@@ -177,13 +187,29 @@ impl FunctionHost {
         let load = LoadInfo::from_result(&loaded);
         let kind = loaded.component.kind();
         if outcome.created {
-            let active = self.activate(outcome.function.clone(), outcome.function.active.clone(), loaded.component, load.clone());
-            self.active.insert(active.record.id.clone(), Arc::new(active));
-            let mut entry = LogEntry::new(&outcome.version.function_id, LogLevel::Info, format!("deployed version {}", outcome.version.version));
+            let active = self.activate(
+                outcome.function.clone(),
+                outcome.function.active.clone(),
+                loaded.component,
+                load.clone(),
+            );
+            self.active
+                .insert(active.record.id.clone(), Arc::new(active));
+            let mut entry = LogEntry::new(
+                &outcome.version.function_id,
+                LogLevel::Info,
+                format!("deployed version {}", outcome.version.version),
+            );
             entry.version = Some(outcome.version.version.clone());
             self.logs.push(entry);
         }
-        Ok(Deployed { record: outcome.function, version: outcome.version, created: outcome.created, load, kind })
+        Ok(Deployed {
+            record: outcome.function,
+            version: outcome.version,
+            created: outcome.created,
+            load,
+            kind,
+        })
     }
 
     /// The function, loaded (from the fastest tier that has it) and ready to call.
@@ -205,11 +231,19 @@ impl FunctionHost {
         let err = match first {
             Ok(loaded) => {
                 let load = LoadInfo::from_result(&loaded);
-                return Ok(self.activate(record.clone(), record.active.clone(), loaded.component, load));
+                return Ok(self.activate(
+                    record.clone(),
+                    record.active.clone(),
+                    loaded.component,
+                    load,
+                ));
             }
             Err(e) => e,
         };
-        let mut reasons = vec![format!("version {} failed to load: {err}", record.active.version)];
+        let mut reasons = vec![format!(
+            "version {} failed to load: {err}",
+            record.active.version
+        )];
         tracing::warn!(function = %record.id, version = %record.active.version, error = %err, "active version failed to load");
         let id = record.id.clone();
         let mut versions = self.blocking(move |r| r.list_versions(&id)).await?;
@@ -217,7 +251,10 @@ impl FunctionHost {
         versions.retain(|v| v.version != record.active.version);
         // Newest earlier version first: by semver where versions parse, else deploy order.
         versions.sort_by(|a, b| {
-            match (semver::Version::parse(&a.version), semver::Version::parse(&b.version)) {
+            match (
+                semver::Version::parse(&a.version),
+                semver::Version::parse(&b.version),
+            ) {
                 (Ok(x), Ok(y)) => y.cmp(&x),
                 _ => b.created_at.cmp(&a.created_at),
             }
@@ -235,7 +272,11 @@ impl FunctionHost {
                         Some(r) => format!("{reason}; {r}"),
                         None => reason,
                     });
-                    let mut entry = LogEntry::new(&record.id, LogLevel::Error, load.degradation_reason.clone().unwrap_or_default());
+                    let mut entry = LogEntry::new(
+                        &record.id,
+                        LogLevel::Error,
+                        load.degradation_reason.clone().unwrap_or_default(),
+                    );
                     entry.version = Some(v.version.clone());
                     self.logs.push(entry);
                     return Ok(self.activate(record.clone(), v, loaded.component, load));
@@ -243,7 +284,10 @@ impl FunctionHost {
                 Err(e) => reasons.push(format!("version {} failed to load: {e}", v.version)),
             }
         }
-        Err(HostError::Unloadable { id: record.id.clone(), reason: reasons.join("; ") })
+        Err(HostError::Unloadable {
+            id: record.id.clone(),
+            reason: reasons.join("; "),
+        })
     }
 
     async fn load_version(&self, v: &VersionRecord) -> Result<LoadResult, HostError> {
@@ -268,30 +312,67 @@ impl FunctionHost {
         let defaults = Limits::default();
         let limits = Limits {
             memory_mb: served.limits.memory_mb.unwrap_or(defaults.memory_mb),
-            timeout: served
+            timeout: served.limits.timeout_ms.map_or(defaults.timeout, |ms| {
+                std::time::Duration::from_millis(u64::from(ms))
+            }),
+            max_concurrency: served
                 .limits
-                .timeout_ms
-                .map_or(defaults.timeout, |ms| std::time::Duration::from_millis(u64::from(ms))),
-            max_concurrency: served.limits.max_concurrency.unwrap_or(defaults.max_concurrency),
+                .max_concurrency
+                .unwrap_or(defaults.max_concurrency),
         };
         // Entries were validated at deploy; one that no longer parses is dropped (denied).
-        let allowed: Vec<AllowedHost> = served.allowed_hosts.iter().filter_map(|h| AllowedHost::parse(h).ok()).collect();
+        let allowed: Vec<AllowedHost> = served
+            .allowed_hosts
+            .iter()
+            .filter_map(|h| AllowedHost::parse(h).ok())
+            .collect();
         let spec = CallSpec {
             function_id: record.id.as_str().into(),
             env: Arc::new(env.into_iter().collect()),
             limits,
             allowed_hosts: Arc::new(allowed),
         };
-        let secret_values = served.secrets.iter().map(|(_, v)| v.to_owned()).filter(|v| v.len() >= 4).collect();
-        Active { record, served, component, spec, load, secret_values }
+        let secret_values = served
+            .secrets
+            .iter()
+            .map(|(_, v)| v.to_owned())
+            .filter(|v| v.len() >= 4)
+            .collect();
+        Active {
+            record,
+            served,
+            component,
+            spec,
+            load,
+            secret_values,
+        }
     }
 
     /// Calls `method` with `params` on the function's served version, and records its logs.
-    pub async fn invoke(&self, id: &str, method: &str, params: &Value, request_id: &str) -> Result<Invocation, HostError> {
+    pub async fn invoke(
+        &self,
+        id: &str,
+        method: &str,
+        params: &Value,
+        request_id: &str,
+    ) -> Result<Invocation, HostError> {
         let active = self.get(id).await?;
-        let outcome = self.runtime.call(&active.component, &active.spec, method, params).await;
-        self.record_call(&active, request_id, method, &outcome.result.as_ref().map(|_| ()).map_err(Clone::clone), &outcome.output, outcome.elapsed);
-        Ok(Invocation { version: active.served.version.clone(), outcome })
+        let outcome = self
+            .runtime
+            .call(&active.component, &active.spec, method, params)
+            .await;
+        self.record_call(
+            &active,
+            request_id,
+            method,
+            &outcome.result.as_ref().map(|_| ()).map_err(Clone::clone),
+            &outcome.output,
+            outcome.elapsed,
+        );
+        Ok(Invocation {
+            version: active.served.version.clone(),
+            outcome,
+        })
     }
 
     /// Passes an HTTP request to the function's handler. Logs are recorded when the guest is
@@ -302,13 +383,23 @@ impl FunctionHost {
         request: http::Request<wasmtime_wasi_http::p2::body::HyperIncomingBody>,
         request_id: String,
     ) -> HttpCall {
-        let mut call = self.runtime.handle_http(active.component.clone(), &active.spec, request).await;
+        let mut call = self
+            .runtime
+            .handle_http(active.component.clone(), &active.spec, request)
+            .await;
         let host = self.clone();
         let completion = std::mem::replace(&mut call.completion, Box::pin(std::future::pending()));
         let method = "http".to_owned();
         let wrapped = async move {
             let outcome = completion.await;
-            host.record_call(&active, &request_id, &method, &outcome.result, &outcome.output, outcome.elapsed);
+            host.record_call(
+                &active,
+                &request_id,
+                &method,
+                &outcome.result,
+                &outcome.output,
+                outcome.elapsed,
+            );
             outcome
         };
         call.completion = Box::pin(wrapped);
@@ -339,7 +430,9 @@ impl FunctionHost {
         };
         for line in output.lines() {
             let level = match line.level {
-                crate::runtime::LogLevel::Trace | crate::runtime::LogLevel::Debug => LogLevel::Debug,
+                crate::runtime::LogLevel::Trace | crate::runtime::LogLevel::Debug => {
+                    LogLevel::Debug
+                }
                 crate::runtime::LogLevel::Info => LogLevel::Info,
                 crate::runtime::LogLevel::Warn => LogLevel::Warn,
                 crate::runtime::LogLevel::Error => LogLevel::Error,
@@ -347,11 +440,18 @@ impl FunctionHost {
             self.logs.push(entry(level, line.message));
         }
         if output.truncated {
-            self.logs.push(entry(LogLevel::Warn, "guest output truncated at the per-call cap".into()));
+            self.logs.push(entry(
+                LogLevel::Warn,
+                "guest output truncated at the per-call cap".into(),
+            ));
         }
         let millis = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let (level, outcome, message) = match result {
-            Ok(()) => (LogLevel::Info, LogOutcome::Success, format!("{method} succeeded in {millis} ms")),
+            Ok(()) => (
+                LogLevel::Info,
+                LogOutcome::Success,
+                format!("{method} succeeded in {millis} ms"),
+            ),
             Err(e) => {
                 let outcome = match e {
                     InvokeError::Timeout(_) => LogOutcome::Timeout,
@@ -360,7 +460,11 @@ impl FunctionHost {
                     InvokeError::Busy(_) => LogOutcome::Rejected,
                     _ => LogOutcome::Error,
                 };
-                (LogLevel::Error, outcome, format!("{method} failed after {millis} ms: {e}"))
+                (
+                    LogLevel::Error,
+                    outcome,
+                    format!("{method} failed after {millis} ms: {e}"),
+                )
             }
         };
         let mut summary = entry(level, message);
@@ -370,13 +474,21 @@ impl FunctionHost {
     }
 
     /// Makes `version` active again; the loaded state follows.
-    pub async fn rollback(&self, id: &str, version: &str) -> Result<(Arc<Active>, String), HostError> {
+    pub async fn rollback(
+        &self,
+        id: &str,
+        version: &str,
+    ) -> Result<(Arc<Active>, String), HostError> {
         let (id2, v2) = (id.to_owned(), version.to_owned());
         let outcome = self.blocking(move |r| r.rollback(&id2, &v2)).await?;
         self.active.remove(id);
         let active = Arc::new(self.load_record(outcome.function.clone()).await?);
         self.active.insert(id.to_owned(), active.clone());
-        let mut entry = LogEntry::new(id, LogLevel::Info, format!("rolled back from {} to {version}", outcome.previous));
+        let mut entry = LogEntry::new(
+            id,
+            LogLevel::Info,
+            format!("rolled back from {} to {version}", outcome.previous),
+        );
         entry.version = Some(version.to_owned());
         self.logs.push(entry);
         Ok((active, outcome.previous))

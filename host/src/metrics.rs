@@ -9,9 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use dashmap::DashMap;
 
 /// Upper bounds (seconds) of the invocation-duration buckets.
-const CALL_BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0];
+const CALL_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0,
+];
 /// Upper bounds (seconds) of the load-duration buckets.
-const LOAD_BUCKETS: [f64; 10] = [0.00005, 0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0, 5.0, 30.0];
+const LOAD_BUCKETS: [f64; 10] = [
+    0.00005, 0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0, 5.0, 30.0,
+];
 
 /// A histogram with fixed buckets.
 struct Histogram {
@@ -35,7 +39,8 @@ impl Histogram {
         if let Some(i) = self.bounds.iter().position(|b| seconds <= *b) {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
-        self.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -49,7 +54,11 @@ impl Histogram {
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
         let _ = writeln!(out, "{name}_sum{braces} {sum}");
         let _ = writeln!(out, "{name}_count{braces} {count}");
     }
@@ -84,7 +93,9 @@ impl Default for Metrics {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -105,18 +116,27 @@ impl Metrics {
         if let Some(c) = self.invocations.get(&key) {
             c.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.invocations.entry(key).or_insert_with(|| AtomicU64::new(0)).fetch_add(1, Ordering::Relaxed);
+            self.invocations
+                .entry(key)
+                .or_insert_with(|| AtomicU64::new(0))
+                .fetch_add(1, Ordering::Relaxed);
         }
         if let Some(h) = self.durations.get(function) {
             h.observe(seconds);
         } else {
-            self.durations.entry(function.to_owned()).or_insert_with(|| Histogram::new(&CALL_BUCKETS)).observe(seconds);
+            self.durations
+                .entry(function.to_owned())
+                .or_insert_with(|| Histogram::new(&CALL_BUCKETS))
+                .observe(seconds);
         }
     }
 
     /// Counts one component load from `tier`.
     pub fn load(&self, tier: &'static str, seconds: f64, degraded: bool) {
-        self.loads.entry(tier).or_insert_with(|| Histogram::new(&LOAD_BUCKETS)).observe(seconds);
+        self.loads
+            .entry(tier)
+            .or_insert_with(|| Histogram::new(&LOAD_BUCKETS))
+            .observe(seconds);
         if degraded {
             self.degraded_loads.fetch_add(1, Ordering::Relaxed);
         }
@@ -124,7 +144,10 @@ impl Metrics {
 
     /// Counts one request refused by the `scope` rate limit.
     pub fn rate_limited(&self, scope: &'static str) {
-        self.rate_limited.entry(scope).or_insert_with(|| AtomicU64::new(0)).fetch_add(1, Ordering::Relaxed);
+        self.rate_limited
+            .entry(scope)
+            .or_insert_with(|| AtomicU64::new(0))
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Forgets a deleted function's series.
@@ -136,12 +159,23 @@ impl Metrics {
     /// The text exposition.
     pub fn render(&self, gauges: Gauges) -> String {
         let mut out = String::new();
-        out.push_str("# HELP fdo_invocations_total Finished invocations by function, version and outcome.\n");
+        out.push_str(
+            "# HELP fdo_invocations_total Finished invocations by function, version and outcome.\n",
+        );
         out.push_str("# TYPE fdo_invocations_total counter\n");
-        let mut rows: Vec<_> = self.invocations.iter().map(|e| (e.key().clone(), e.value().load(Ordering::Relaxed))).collect();
+        let mut rows: Vec<_> = self
+            .invocations
+            .iter()
+            .map(|e| (e.key().clone(), e.value().load(Ordering::Relaxed)))
+            .collect();
         rows.sort();
         for ((f, v, o), n) in rows {
-            let _ = writeln!(out, "fdo_invocations_total{{function=\"{}\",version=\"{}\",outcome=\"{o}\"}} {n}", escape(&f), escape(&v));
+            let _ = writeln!(
+                out,
+                "fdo_invocations_total{{function=\"{}\",version=\"{}\",outcome=\"{o}\"}} {n}",
+                escape(&f),
+                escape(&v)
+            );
         }
         out.push_str("# HELP fdo_invocation_duration_seconds Invocation duration by function.\n");
         out.push_str("# TYPE fdo_invocation_duration_seconds histogram\n");
@@ -149,32 +183,69 @@ impl Metrics {
         fns.sort();
         for f in fns {
             if let Some(h) = self.durations.get(&f) {
-                h.render(&mut out, "fdo_invocation_duration_seconds", &format!("function=\"{}\"", escape(&f)));
+                h.render(
+                    &mut out,
+                    "fdo_invocation_duration_seconds",
+                    &format!("function=\"{}\"", escape(&f)),
+                );
             }
         }
         out.push_str("# HELP fdo_load_duration_seconds Component load time by tier (memory, disk, compile).\n");
         out.push_str("# TYPE fdo_load_duration_seconds histogram\n");
         for tier in ["memory", "disk", "compile"] {
             if let Some(h) = self.loads.get(tier) {
-                h.render(&mut out, "fdo_load_duration_seconds", &format!("tier=\"{tier}\""));
+                h.render(
+                    &mut out,
+                    "fdo_load_duration_seconds",
+                    &format!("tier=\"{tier}\""),
+                );
             }
         }
-        out.push_str("# HELP fdo_degraded_loads_total Loads that fell back from the normal path.\n");
+        out.push_str(
+            "# HELP fdo_degraded_loads_total Loads that fell back from the normal path.\n",
+        );
         out.push_str("# TYPE fdo_degraded_loads_total counter\n");
-        let _ = writeln!(out, "fdo_degraded_loads_total {}", self.degraded_loads.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "fdo_degraded_loads_total {}",
+            self.degraded_loads.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP fdo_rate_limited_total Requests refused by a rate limit, by scope.\n");
         out.push_str("# TYPE fdo_rate_limited_total counter\n");
         for scope in ["ip", "function"] {
-            let n = self.rate_limited.get(scope).map_or(0, |c| c.load(Ordering::Relaxed));
+            let n = self
+                .rate_limited
+                .get(scope)
+                .map_or(0, |c| c.load(Ordering::Relaxed));
             let _ = writeln!(out, "fdo_rate_limited_total{{scope=\"{scope}\"}} {n}");
         }
         let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
-        gauge(&mut out, "fdo_cache_entries", "Components in the memory cache.", gauges.cache_entries);
-        gauge(&mut out, "fdo_cache_bytes", "Bytes of compiled code in the memory cache.", gauges.cache_bytes);
-        gauge(&mut out, "fdo_instances_in_flight", "Instances running now.", gauges.instances_in_flight);
-        gauge(&mut out, "fdo_logs_dropped", "Log entries dropped because the log queue was full.", gauges.logs_dropped);
+        gauge(
+            &mut out,
+            "fdo_cache_entries",
+            "Components in the memory cache.",
+            gauges.cache_entries,
+        );
+        gauge(
+            &mut out,
+            "fdo_cache_bytes",
+            "Bytes of compiled code in the memory cache.",
+            gauges.cache_bytes,
+        );
+        gauge(
+            &mut out,
+            "fdo_instances_in_flight",
+            "Instances running now.",
+            gauges.instances_in_flight,
+        );
+        gauge(
+            &mut out,
+            "fdo_logs_dropped",
+            "Log entries dropped because the log queue was full.",
+            gauges.logs_dropped,
+        );
         out
     }
 }

@@ -22,7 +22,13 @@ pub async fn deploy_dir(state: &Arc<AppState>, dir: &Path) -> anyhow::Result<()>
         .collect();
     entries.sort();
     for path in entries {
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(|s| s.replace('_', "-")) else { continue };
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(|s| s.replace('_', "-"))
+        else {
+            continue;
+        };
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let metadata = DeployMetadata {
             id: name.clone(),
@@ -35,8 +41,16 @@ pub async fn deploy_dir(state: &Arc<AppState>, dir: &Path) -> anyhow::Result<()>
             secrets: Secrets::default(),
             allowed_hosts: Vec::new(),
         };
-        let deployed = state.host.deploy(metadata, bytes).await.with_context(|| format!("deploying {}", path.display()))?;
-        println!("deployed {name} {} ({})", deployed.version.version, deployed.kind.as_str());
+        let deployed = state
+            .host
+            .deploy(metadata, bytes)
+            .await
+            .with_context(|| format!("deploying {}", path.display()))?;
+        println!(
+            "deployed {name} {} ({})",
+            deployed.version.version,
+            deployed.kind.as_str()
+        );
     }
     Ok(())
 }

@@ -18,7 +18,10 @@ async fn health_and_root_are_public() {
     let r = s.client.get(s.url("/health")).send().await.unwrap();
     assert_eq!(r.headers()["content-type"], "application/json");
     let (status, body) = decode(r).await;
-    assert_eq!((status, body), (200, json!({"status": "ok", "service": "Functions.do"})));
+    assert_eq!(
+        (status, body),
+        (200, json!({"status": "ok", "service": "Functions.do"}))
+    );
     let (status, body) = decode(s.client.get(s.url("/")).send().await.unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(body["service"], "Functions.do");
@@ -30,11 +33,25 @@ async fn health_and_root_are_public() {
 #[tokio::test]
 async fn authentication_errors_are_the_reference_ones() {
     let s = TestServer::start().await;
-    let (status, body) = decode(s.client.get(s.url("/v1/api/functions")).send().await.unwrap()).await;
+    let (status, body) = decode(
+        s.client
+            .get(s.url("/v1/api/functions"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 401);
     golden("auth_missing", &body);
-    let (status, body) =
-        decode(s.client.get(s.url("/v1/api/functions")).header("x-api-key", "nope").send().await.unwrap()).await;
+    let (status, body) = decode(
+        s.client
+            .get(s.url("/v1/api/functions"))
+            .header("x-api-key", "nope")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 401);
     golden("auth_invalid", &body);
 
@@ -42,28 +59,57 @@ async fn authentication_errors_are_the_reference_ones() {
     let (status, created) = s.post("/v1/api/keys", &json!({"name": "ci"})).await;
     assert_eq!(status, 201, "{created}");
     let key = created["key"].as_str().unwrap().to_owned();
-    let with = |k: &str| s.client.get(s.url("/v1/api/functions")).header("x-api-key", k.to_owned()).send();
+    let with = |k: &str| {
+        s.client
+            .get(s.url("/v1/api/functions"))
+            .header("x-api-key", k.to_owned())
+            .send()
+    };
     assert_eq!(with(&key).await.unwrap().status(), 200);
-    let (status, _) = s.delete(&format!("/v1/api/keys/{}", created["id"].as_str().unwrap())).await;
+    let (status, _) = s
+        .delete(&format!("/v1/api/keys/{}", created["id"].as_str().unwrap()))
+        .await;
     assert_eq!(status, 200);
     let (status, body) = decode(with(&key).await.unwrap()).await;
-    assert_eq!((status, body["message"].as_str()), (401, Some("Invalid API key")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Invalid API key"))
+    );
 
     // An expired key is invalid too.
     let registry = s.app.host.registry().clone();
-    let soon = fdo::registry::Timestamp::from_millis(fdo::registry::Timestamp::now().as_millis() + 300);
+    let soon =
+        fdo::registry::Timestamp::from_millis(fdo::registry::Timestamp::now().as_millis() + 300);
     let expiring = registry.create_key("short", Some(soon)).unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let (status, body) = decode(with(&expiring.key).await.unwrap()).await;
-    assert_eq!((status, body["message"].as_str()), (401, Some("Invalid API key")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Invalid API key"))
+    );
 }
 
 #[tokio::test]
 async fn deploy_list_info_invoke_delete() {
     let s = TestServer::start().await;
-    let (status, d) = s.deploy("greeter", "1.0.0", &rpc_basic(), json!({"dependencies": {"lodash": "^4.17.21"}})).await;
+    let (status, d) = s
+        .deploy(
+            "greeter",
+            "1.0.0",
+            &rpc_basic(),
+            json!({"dependencies": {"lodash": "^4.17.21"}}),
+        )
+        .await;
     assert_eq!(status, 200, "{d}");
-    for field in ["id", "version", "language", "entryPoint", "dependencies", "createdAt", "updatedAt"] {
+    for field in [
+        "id",
+        "version",
+        "language",
+        "entryPoint",
+        "dependencies",
+        "createdAt",
+        "updatedAt",
+    ] {
         assert!(d.get(field).is_some(), "deploy response lacks {field}: {d}");
     }
     assert_eq!(d["dependencies"], json!({"lodash": "^4.17.21"}));
@@ -77,7 +123,11 @@ async fn deploy_list_info_invoke_delete() {
     let (_, legacy_list) = s.get("/api/functions").await;
     assert_eq!(legacy_list, list);
 
-    for path in ["/v1/api/functions/greeter", "/v1/api/functions/greeter/info", "/api/functions/greeter"] {
+    for path in [
+        "/v1/api/functions/greeter",
+        "/v1/api/functions/greeter/info",
+        "/api/functions/greeter",
+    ] {
         let (status, info) = s.get(path).await;
         assert_eq!(status, 200, "{path}");
         assert_eq!(info["id"], "greeter");
@@ -87,15 +137,29 @@ async fn deploy_list_info_invoke_delete() {
         assert_eq!(info["degraded"], false);
     }
 
-    for path in ["/v1/functions/greeter", "/v1/functions/greeter/invoke", "/functions/greeter", "/functions/greeter/invoke"] {
-        let (status, r) = s.post(path, &json!({"method": "greet", "params": ["Alice"]})).await;
-        assert_eq!((status, r), (200, json!({"result": "Hello, Alice!"})), "{path}");
+    for path in [
+        "/v1/functions/greeter",
+        "/v1/functions/greeter/invoke",
+        "/functions/greeter",
+        "/functions/greeter/invoke",
+    ] {
+        let (status, r) = s
+            .post(path, &json!({"method": "greet", "params": ["Alice"]}))
+            .await;
+        assert_eq!(
+            (status, r),
+            (200, json!({"result": "Hello, Alice!"})),
+            "{path}"
+        );
     }
     let (status, r) = s.invoke("greeter", "add", json!({"a": 2, "b": 40})).await;
     assert_eq!((status, r), (200, json!({"result": 42})));
 
     let (status, r) = s.delete("/v1/api/functions/greeter").await;
-    assert_eq!((status, r), (200, json!({"status": "deleted", "id": "greeter"})));
+    assert_eq!(
+        (status, r),
+        (200, json!({"status": "deleted", "id": "greeter"}))
+    );
     let (status, body) = s.get("/v1/api/functions/greeter").await;
     assert_eq!(status, 404);
     golden("function_not_found", &body);
@@ -109,15 +173,36 @@ async fn deploy_list_info_invoke_delete() {
 async fn invocation_errors_are_distinct() {
     let s = TestServer::start().await;
     let limits = json!({"limits": {"timeoutMs": 300, "memoryMb": 32}});
-    assert_eq!(s.deploy("hostile", "1.0.0", &rpc_basic(), limits).await.0, 200);
+    assert_eq!(
+        s.deploy("hostile", "1.0.0", &rpc_basic(), limits).await.0,
+        200
+    );
     let cases = [
         ("nope", json!([]), 400, "VALIDATION_ERROR", "unknown-method"),
-        ("add", json!(["x"]), 400, "VALIDATION_ERROR", "invalid-params"),
+        (
+            "add",
+            json!(["x"]),
+            400,
+            "VALIDATION_ERROR",
+            "invalid-params",
+        ),
         ("fail", json!([]), 500, "INVOCATION_ERROR", "failed"),
         ("panic", json!([]), 500, "INVOCATION_ERROR", "trap"),
         ("spin", json!([]), 504, "INVOCATION_ERROR", "timeout"),
-        ("alloc", json!([64]), 500, "INVOCATION_ERROR", "memory-limit"),
-        ("recurse", json!([]), 500, "INVOCATION_ERROR", "stack-overflow"),
+        (
+            "alloc",
+            json!([64]),
+            500,
+            "INVOCATION_ERROR",
+            "memory-limit",
+        ),
+        (
+            "recurse",
+            json!([]),
+            500,
+            "INVOCATION_ERROR",
+            "stack-overflow",
+        ),
     ];
     for (method, params, status, code, reason) in cases {
         let (got, body) = s.invoke("hostile", method, params).await;
@@ -128,7 +213,13 @@ async fn invocation_errors_are_distinct() {
         assert_eq!(s.invoke("hostile", "greet", json!(["ok"])).await.0, 200);
     }
     let (_, body) = s.invoke("hostile", "panic", json!([])).await;
-    assert!(body["message"].as_str().unwrap().contains("requested panic"), "the panic message reaches the caller: {body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("requested panic"),
+        "the panic message reaches the caller: {body}"
+    );
 }
 
 #[tokio::test]
@@ -136,23 +227,62 @@ async fn malformed_requests_get_clear_4xx() {
     let s = TestServer::start().await;
     assert_eq!(s.deploy("f", "1.0.0", &rpc_basic(), json!({})).await.0, 200);
     let post_raw = |path: &str, ct: &str, body: &'static str| {
-        s.client.post(s.url(path)).header("x-api-key", KEY).header("content-type", ct.to_owned()).body(body).send()
+        s.client
+            .post(s.url(path))
+            .header("x-api-key", KEY)
+            .header("content-type", ct.to_owned())
+            .body(body)
+            .send()
     };
-    let (status, body) = decode(post_raw("/v1/functions/f", "application/json", "{not json").await.unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("VALIDATION_ERROR")));
-    let (status, body) = decode(post_raw("/v1/functions/f", "text/plain", "hello").await.unwrap()).await;
+    let (status, body) = decode(
+        post_raw("/v1/functions/f", "application/json", "{not json")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
+    let (status, body) = decode(
+        post_raw("/v1/functions/f", "text/plain", "hello")
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 415);
     golden("unsupported_media_type", &body);
-    let (status, body) = decode(post_raw("/v1/functions/f", "application/json", r#"{"params": []}"#).await.unwrap()).await;
+    let (status, body) = decode(
+        post_raw("/v1/functions/f", "application/json", r#"{"params": []}"#)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 400);
     golden("invoke_missing_method", &body);
-    let (status, body) = decode(s.client.put(s.url("/v1/api/functions")).header("x-api-key", KEY).send().await.unwrap()).await;
+    let (status, body) = decode(
+        s.client
+            .put(s.url("/v1/api/functions"))
+            .header("x-api-key", KEY)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 405);
     golden("method_not_allowed", &body);
     let (status, body) = s.get("/v1/nowhere").await;
     assert_eq!(status, 404);
     golden("route_not_found", &body);
-    let (status, _) = decode(s.client.get(s.url("/v1/functions/f")).header("x-api-key", KEY).send().await.unwrap()).await;
+    let (status, _) = decode(
+        s.client
+            .get(s.url("/v1/functions/f"))
+            .header("x-api-key", KEY)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 405, "an RPC function is invoked with POST");
 }
 
@@ -165,10 +295,16 @@ async fn deploy_validation_follows_the_reference() {
         ("leading_hyphen", json!({"id": "-abc"})),
         ("bad_version", json!({"version": "1.0"})),
         ("bad_language", json!({"language": "cobol"})),
-        ("absolute_entry_point", json!({"entryPoint": "/etc/passwd.js"})),
+        (
+            "absolute_entry_point",
+            json!({"entryPoint": "/etc/passwd.js"}),
+        ),
         ("parent_entry_point", json!({"entryPoint": "../x.js"})),
         ("no_extension", json!({"entryPoint": "index"})),
-        ("bad_dependency", json!({"dependencies": {"lodash": "not-a-range"}})),
+        (
+            "bad_dependency",
+            json!({"dependencies": {"lodash": "not-a-range"}}),
+        ),
         ("bad_limits", json!({"limits": {"memoryMb": 0}})),
         ("bad_allowed_host", json!({"allowedHosts": ["ftp://x"]})),
     ];
@@ -193,16 +329,28 @@ async fn deploy_validation_follows_the_reference() {
         .await;
     assert_eq!(status, 200, "{r}");
     // Not a component; a missing code field.
-    let (status, body) = s.deploy("junk", "1.0.0", b"definitely not wasm", json!({})).await;
+    let (status, body) = s
+        .deploy("junk", "1.0.0", b"definitely not wasm", json!({}))
+        .await;
     assert_eq!(status, 400);
-    assert!(body["message"].as_str().unwrap().starts_with("Invalid component"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid component"),
+        "{body}"
+    );
     let (status, body) = s
         .post("/v1/api/functions", &json!({"id": "x", "version": "1.0.0", "language": "rust", "entryPoint": "a.rs", "dependencies": {}}))
         .await;
     assert_eq!(status, 400);
     golden("deploy_missing_code", &body);
     let (_, list) = s.get("/v1/api/functions").await;
-    assert_eq!(list.as_array().unwrap().len(), 1, "nothing but the valid deploy was stored");
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "nothing but the valid deploy was stored"
+    );
 }
 
 #[tokio::test]
@@ -212,21 +360,48 @@ async fn versions_are_immutable_and_rollback_restores() {
     let v2 = wat::parse_str(r#"(component (core module $m (func (export "run") (result i32) i32.const 7)) (core instance $i (instantiate $m)) (func (export "run") (result u32) (canon lift (core func $i "run"))))"#).unwrap();
     assert_eq!(s.deploy("f", "1.0.0", &v1, json!({})).await.0, 200);
     let (status, again) = s.deploy("f", "1.0.0", &v1, json!({})).await;
-    assert_eq!((status, &again["created"]), (200, &json!(false)), "identical redeploy is idempotent");
+    assert_eq!(
+        (status, &again["created"]),
+        (200, &json!(false)),
+        "identical redeploy is idempotent"
+    );
     let (status, conflict) = s.deploy("f", "1.0.0", &v2, json!({})).await;
     assert_eq!(status, 409, "{conflict}");
     assert_eq!(conflict["error"], "CONFLICT");
 
     assert_eq!(s.deploy("f", "2.0.0", &v2, json!({})).await.0, 200);
-    assert_eq!(s.invoke("f", "run", json!([])).await, (200, json!({"result": 7})));
-    let (status, r) = s.post("/v1/api/functions/f/rollback", &json!({"version": "1.0.0"})).await;
+    assert_eq!(
+        s.invoke("f", "run", json!([])).await,
+        (200, json!({"result": 7}))
+    );
+    let (status, r) = s
+        .post("/v1/api/functions/f/rollback", &json!({"version": "1.0.0"}))
+        .await;
     assert_eq!(status, 200, "{r}");
-    assert_eq!((r["id"].as_str(), r["version"].as_str(), r["status"].as_str(), r["previous"].as_str()), (Some("f"), Some("1.0.0"), Some("restored"), Some("2.0.0")));
+    assert_eq!(
+        (
+            r["id"].as_str(),
+            r["version"].as_str(),
+            r["status"].as_str(),
+            r["previous"].as_str()
+        ),
+        (Some("f"), Some("1.0.0"), Some("restored"), Some("2.0.0"))
+    );
     assert!(r["updatedAt"].is_string());
-    assert_eq!(s.invoke("f", "greet", json!(["v1"])).await, (200, json!({"result": "Hello, v1!"})));
-    let (status, body) = s.post("/v1/api/functions/f/rollback", &json!({"version": "9.9.9"})).await;
+    assert_eq!(
+        s.invoke("f", "greet", json!(["v1"])).await,
+        (200, json!({"result": "Hello, v1!"}))
+    );
+    let (status, body) = s
+        .post("/v1/api/functions/f/rollback", &json!({"version": "9.9.9"}))
+        .await;
     assert_eq!(status, 404, "{body}");
-    let (status, _) = s.post("/v1/api/functions/nope/rollback", &json!({"version": "1.0.0"})).await;
+    let (status, _) = s
+        .post(
+            "/v1/api/functions/nope/rollback",
+            &json!({"version": "1.0.0"}),
+        )
+        .await;
     assert_eq!(status, 404);
     let (status, _) = s.post("/v1/api/functions/f/rollback", &json!({})).await;
     assert_eq!(status, 400);
@@ -234,14 +409,22 @@ async fn versions_are_immutable_and_rollback_restores() {
     let (status, h) = s.get("/v1/api/functions/f/versions").await;
     assert_eq!(status, 200);
     assert_eq!(h["active"], "1.0.0");
-    let actions: Vec<&str> = h["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["deploy", "deploy", "rollback"]);
 }
 
 #[tokio::test]
 async fn logs_record_guest_output_with_filters() {
     let s = TestServer::start().await;
-    assert_eq!(s.deploy("talker", "1.0.0", &rpc_basic(), json!({})).await.0, 200);
+    assert_eq!(
+        s.deploy("talker", "1.0.0", &rpc_basic(), json!({})).await.0,
+        200
+    );
     let r = s
         .client
         .post(s.url("/v1/functions/talker"))
@@ -258,24 +441,52 @@ async fn logs_record_guest_output_with_filters() {
     let (status, body) = s.get("/v1/functions/talker/logs").await;
     assert_eq!(status, 200);
     let logs = body["logs"].as_array().unwrap();
-    let of_request: Vec<&Value> = logs.iter().filter(|e| e["requestId"] == "req-123").collect();
-    assert!(of_request.iter().any(|e| e["outcome"] == "success" && e["durationMs"].is_number()), "{body}");
+    let of_request: Vec<&Value> = logs
+        .iter()
+        .filter(|e| e["requestId"] == "req-123")
+        .collect();
+    assert!(
+        of_request
+            .iter()
+            .any(|e| e["outcome"] == "success" && e["durationMs"].is_number()),
+        "{body}"
+    );
     for level in ["debug", "info", "warn", "error"] {
-        assert!(of_request.iter().any(|e| e["level"] == level), "no {level} entry: {body}");
+        assert!(
+            of_request.iter().any(|e| e["level"] == level),
+            "no {level} entry: {body}"
+        );
     }
-    assert!(logs.iter().all(|e| e["timestamp"].as_str().unwrap().ends_with('Z')));
+    assert!(
+        logs.iter()
+            .all(|e| e["timestamp"].as_str().unwrap().ends_with('Z'))
+    );
     assert!(logs.iter().any(|e| e["outcome"] == "error"), "{body}");
 
     let (_, errors) = s.get("/v1/functions/talker/logs?level=error").await;
-    assert!(errors["logs"].as_array().unwrap().iter().all(|e| e["level"] == "error"));
+    assert!(
+        errors["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["level"] == "error")
+    );
     let (_, one) = s.get("/v1/functions/talker/logs?limit=1").await;
     assert_eq!(one["logs"].as_array().unwrap().len(), 1);
     let (_, legacy) = s.get("/functions/talker/logs?limit=1").await;
     assert_eq!(legacy, one);
     let future = "2999-01-01T00:00:00.000Z";
-    let (_, none) = s.get(&format!("/v1/functions/talker/logs?timestamp={future}")).await;
+    let (_, none) = s
+        .get(&format!("/v1/functions/talker/logs?timestamp={future}"))
+        .await;
     assert_eq!(none["logs"], json!([]));
-    for bad in ["level=loud", "limit=0", "limit=5000", "limit=abc", "timestamp=yesterday"] {
+    for bad in [
+        "level=loud",
+        "limit=0",
+        "limit=5000",
+        "limit=abc",
+        "timestamp=yesterday",
+    ] {
         let (status, body) = s.get(&format!("/v1/functions/talker/logs?{bad}")).await;
         assert_eq!(status, 400, "{bad}: {body}");
     }
@@ -288,12 +499,28 @@ async fn env_and_write_only_secrets() {
     let extra = json!({"env": {"GREETING": "hi"}, "secrets": {"DO_API_TOKEN": "tok-very-secret"}});
     let (status, d) = s.deploy("envy", "1.0.0", &rpc_basic(), extra).await;
     assert_eq!(status, 200);
-    assert!(!d.to_string().contains("tok-very-secret"), "secret value echoed: {d}");
-    assert_eq!(s.invoke("envy", "env", json!(["GREETING"])).await, (200, json!({"result": "hi"})));
-    assert_eq!(s.invoke("envy", "env", json!(["DO_API_TOKEN"])).await, (200, json!({"result": "tok-very-secret"})));
-    for path in ["/v1/api/functions/envy", "/v1/api/functions", "/v1/api/functions/envy/versions"] {
+    assert!(
+        !d.to_string().contains("tok-very-secret"),
+        "secret value echoed: {d}"
+    );
+    assert_eq!(
+        s.invoke("envy", "env", json!(["GREETING"])).await,
+        (200, json!({"result": "hi"}))
+    );
+    assert_eq!(
+        s.invoke("envy", "env", json!(["DO_API_TOKEN"])).await,
+        (200, json!({"result": "tok-very-secret"}))
+    );
+    for path in [
+        "/v1/api/functions/envy",
+        "/v1/api/functions",
+        "/v1/api/functions/envy/versions",
+    ] {
         let (_, body) = s.get(path).await;
-        assert!(!body.to_string().contains("tok-very-secret"), "{path} leaks the secret: {body}");
+        assert!(
+            !body.to_string().contains("tok-very-secret"),
+            "{path} leaks the secret: {body}"
+        );
     }
     let (_, info) = s.get("/v1/api/functions/envy").await;
     assert_eq!(info["secrets"], json!(["DO_API_TOKEN"]));
@@ -314,29 +541,65 @@ async fn upload_limit_and_multipart() {
     let meta = json!({"id": "multi", "version": "1.0.0", "language": "rust", "entryPoint": "src/lib.rs", "dependencies": {}});
     let form = reqwest::multipart::Form::new()
         .text("metadata", meta.to_string())
-        .part("component", reqwest::multipart::Part::bytes(rpc_basic()).file_name("rpc.wasm"));
-    let r = s.client.post(s.url("/v1/api/functions")).header("x-api-key", KEY).multipart(form).send().await.unwrap();
+        .part(
+            "component",
+            reqwest::multipart::Part::bytes(rpc_basic()).file_name("rpc.wasm"),
+        );
+    let r = s
+        .client
+        .post(s.url("/v1/api/functions"))
+        .header("x-api-key", KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     let (status, body) = decode(r).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(s.invoke("multi", "greet", json!({"name": "M"})).await, (200, json!({"result": "Hello, M!"})));
+    assert_eq!(
+        s.invoke("multi", "greet", json!({"name": "M"})).await,
+        (200, json!({"result": "Hello, M!"}))
+    );
 }
 
 #[tokio::test]
 async fn everything_survives_a_restart_and_loads_from_disk() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start_with(config(dir.path())).await;
-    assert_eq!(s.deploy("keep", "1.0.0", &rpc_basic(), json!({"env": {"GREETING": "persisted"}})).await.0, 200);
+    assert_eq!(
+        s.deploy(
+            "keep",
+            "1.0.0",
+            &rpc_basic(),
+            json!({"env": {"GREETING": "persisted"}})
+        )
+        .await
+        .0,
+        200
+    );
     assert_eq!(s.invoke("keep", "greet", json!(["a"])).await.0, 200);
     s.stop().await;
 
     let s = TestServer::start_with(config(dir.path())).await;
     let (status, info) = s.get("/v1/api/functions/keep").await;
     assert_eq!(status, 200);
-    assert_eq!(info["fromCache"], true, "warmed from the disk cache: {info}");
+    assert_eq!(
+        info["fromCache"], true,
+        "warmed from the disk cache: {info}"
+    );
     assert_eq!(info["degraded"], false);
-    assert_eq!(s.invoke("keep", "env", json!(["GREETING"])).await, (200, json!({"result": "persisted"})));
+    assert_eq!(
+        s.invoke("keep", "env", json!(["GREETING"])).await,
+        (200, json!({"result": "persisted"}))
+    );
     let (_, logs) = s.get("/v1/functions/keep/logs").await;
-    assert!(logs["logs"].as_array().unwrap().iter().any(|e| e["outcome"] == "success"), "logs from before the restart: {logs}");
+    assert!(
+        logs["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["outcome"] == "success"),
+        "logs from before the restart: {logs}"
+    );
 }
 
 #[tokio::test]
@@ -347,12 +610,27 @@ async fn rate_limits_per_ip_and_per_function() {
     c.rate_limit_function = 1000;
     let s = TestServer::start_with(c).await;
     for expected_remaining in [3, 2, 1, 0] {
-        let r = s.client.get(s.url("/v1/api/functions")).header("x-api-key", KEY).send().await.unwrap();
+        let r = s
+            .client
+            .get(s.url("/v1/api/functions"))
+            .header("x-api-key", KEY)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()["x-ratelimit-remaining"], expected_remaining.to_string().as_str());
+        assert_eq!(
+            r.headers()["x-ratelimit-remaining"],
+            expected_remaining.to_string().as_str()
+        );
     }
     s.clock.advance(Duration::from_secs(15));
-    let r = s.client.get(s.url("/v1/api/functions")).header("x-api-key", KEY).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url("/v1/api/functions"))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["retry-after"], "45");
     assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
@@ -361,21 +639,39 @@ async fn rate_limits_per_ip_and_per_function() {
     golden("rate_limited_ip", &body);
     s.clock.advance(Duration::from_secs(45));
     assert_eq!(s.get("/v1/api/functions").await.0, 200, "the window reset");
-    assert_eq!(s.client.get(s.url("/health")).send().await.unwrap().status(), 200, "health is never limited");
+    assert_eq!(
+        s.client
+            .get(s.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "health is never limited"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
     c.rate_limit_ip = 1000;
     c.rate_limit_function = 2;
     let s = TestServer::start_with(c).await;
-    assert_eq!(s.deploy("busy", "1.0.0", &rpc_basic(), json!({})).await.0, 200);
+    assert_eq!(
+        s.deploy("busy", "1.0.0", &rpc_basic(), json!({})).await.0,
+        200
+    );
     assert_eq!(s.invoke("busy", "greet", json!(["1"])).await.0, 200);
     assert_eq!(s.invoke("busy", "greet", json!(["2"])).await.0, 200);
     let (status, body) = s.invoke("busy", "greet", json!(["3"])).await;
     assert_eq!(status, 429);
-    assert_eq!(body["message"], "Rate limit exceeded for function. Please retry after 60 seconds.");
+    assert_eq!(
+        body["message"],
+        "Rate limit exceeded for function. Please retry after 60 seconds."
+    );
     let (status, _) = s.get("/v1/api/functions/busy").await;
-    assert_eq!(status, 200, "the function limit applies to invocations only");
+    assert_eq!(
+        status, 200,
+        "the function limit applies to invocations only"
+    );
 }
 
 #[tokio::test]
@@ -387,12 +683,25 @@ async fn openapi_describes_every_route() {
     let mut checked = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {
-            let concrete = path.replace("{id}", "no-such-fn").replace("{keyId}", "no-such-key").replace("{path}", "sub");
+            let concrete = path
+                .replace("{id}", "no-such-fn")
+                .replace("{keyId}", "no-such-key")
+                .replace("{path}", "sub");
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let r = s.client.request(m, s.url(&concrete)).header("x-api-key", KEY).json(&json!({})).send().await.unwrap();
+            let r = s
+                .client
+                .request(m, s.url(&concrete))
+                .header("x-api-key", KEY)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
             let (status, body) = decode(r).await;
             let unrouted = status == 405 || body["context"]["resource"] == "Route";
-            assert!(!unrouted, "{method} {path} is documented but not routed: {status} {body}");
+            assert!(
+                !unrouted,
+                "{method} {path} is documented but not routed: {status} {body}"
+            );
             checked += 1;
         }
     }

@@ -13,13 +13,25 @@ fn read(path: &str) -> Vec<u8> {
 #[tokio::test]
 async fn http_handlers_get_the_request_passed_through() {
     let s = TestServer::start().await;
-    let (status, d) = s.deploy("web", "1.0.0", &read(test_guests::HTTP_HELLO), json!({})).await;
+    let (status, d) = s
+        .deploy("web", "1.0.0", &read(test_guests::HTTP_HELLO), json!({}))
+        .await;
     assert_eq!((status, d["kind"].as_str()), (200, Some("http")), "{d}");
 
-    let r = s.client.get(s.url("/v1/functions/web")).header("x-api-key", KEY).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url("/v1/functions/web"))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-fdo-guest"], "http-hello");
-    assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8", "the guest's own content type is kept");
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/plain; charset=utf-8",
+        "the guest's own content type is kept"
+    );
     assert!(r.headers().contains_key("x-request-id"));
     assert_eq!(r.text().await.unwrap(), "hello from wasi:http");
 
@@ -34,27 +46,59 @@ async fn http_handlers_get_the_request_passed_through() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let echoed: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(echoed, json!({"method": "PUT", "path": "/echo?a=1&b=two", "x-test": "passed", "body": "the body"}));
+    assert_eq!(
+        echoed,
+        json!({"method": "PUT", "path": "/echo?a=1&b=two", "x-test": "passed", "body": "the body"})
+    );
 
     // The legacy path and /invoke reach the handler too; unknown guest paths are the guest's 404.
-    let r = s.client.post(s.url("/functions/web/echo")).header("x-api-key", KEY).body("x").send().await.unwrap();
+    let r = s
+        .client
+        .post(s.url("/functions/web/echo"))
+        .header("x-api-key", KEY)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = s.client.post(s.url("/v1/functions/web/invoke")).header("x-api-key", KEY).send().await.unwrap();
+    let r = s
+        .client
+        .post(s.url("/v1/functions/web/invoke"))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "hello from wasi:http");
-    let r = s.client.get(s.url("/v1/functions/web/missing")).header("x-api-key", KEY).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url("/v1/functions/web/missing"))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["x-fdo-guest"], "http-hello");
 
     // Logs record each request.
     let (_, logs) = s.get("/v1/functions/web/logs").await;
-    let successes = logs["logs"].as_array().unwrap().iter().filter(|e| e["outcome"] == "success").count();
+    let successes = logs["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "success")
+        .count();
     assert!(successes >= 4, "{logs}");
 }
 
 #[tokio::test]
 async fn rpc_functions_have_no_sub_paths() {
     let s = TestServer::start().await;
-    assert_eq!(s.deploy("rpc", "1.0.0", &read(test_guests::RPC_BASIC), json!({})).await.0, 200);
+    assert_eq!(
+        s.deploy("rpc", "1.0.0", &read(test_guests::RPC_BASIC), json!({}))
+            .await
+            .0,
+        200
+    );
     let (status, body) = s.get("/v1/functions/rpc/some/path").await;
     assert_eq!(status, 404, "an RPC function has no sub-paths: {body}");
 }
@@ -62,16 +106,40 @@ async fn rpc_functions_have_no_sub_paths() {
 #[tokio::test]
 async fn typed_exports_through_the_api() {
     let s = TestServer::start().await;
-    let (status, d) = s.deploy("typed", "1.0.0", &read(test_guests::TYPED_EXPORTS), json!({})).await;
+    let (status, d) = s
+        .deploy(
+            "typed",
+            "1.0.0",
+            &read(test_guests::TYPED_EXPORTS),
+            json!({}),
+        )
+        .await;
     assert_eq!((status, d["kind"].as_str()), (200, Some("typed")));
-    assert_eq!(s.invoke("typed", "add", json!([40, 2])).await, (200, json!({"result": 42})));
-    assert_eq!(s.invoke("typed", "math.gcd", json!({"a": 12, "b": 18})).await, (200, json!({"result": 6})));
+    assert_eq!(
+        s.invoke("typed", "add", json!([40, 2])).await,
+        (200, json!({"result": 42}))
+    );
+    assert_eq!(
+        s.invoke("typed", "math.gcd", json!({"a": 12, "b": 18}))
+            .await,
+        (200, json!({"result": 6}))
+    );
     let (status, body) = s.invoke("typed", "add", json!(["x", 1])).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "VALIDATION_ERROR");
-    assert!(body["message"].as_str().unwrap().contains("parameter `a`"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("parameter `a`"),
+        "{body}"
+    );
     let (_, info) = s.get("/v1/api/functions/typed").await;
-    assert!(info["exports"].as_array().unwrap().iter().any(|e| e == "add(a: s32, b: s32) -> s32"), "{info}");
+    assert!(
+        info["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "add(a: s32, b: s32) -> s32"),
+        "{info}"
+    );
 }
 
 /// When the active version cannot be loaded (its stored component is damaged and no compiled
@@ -80,17 +148,37 @@ async fn typed_exports_through_the_api() {
 async fn failing_active_version_falls_back_to_an_earlier_one() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start_with(config(dir.path())).await;
-    assert_eq!(s.deploy("svc", "1.0.0", &read(test_guests::RPC_BASIC), json!({})).await.0, 200);
-    let (status, v2) = s.deploy("svc", "2.0.0", &read(test_guests::TYPED_EXPORTS), json!({})).await;
+    assert_eq!(
+        s.deploy("svc", "1.0.0", &read(test_guests::RPC_BASIC), json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, v2) = s
+        .deploy("svc", "2.0.0", &read(test_guests::TYPED_EXPORTS), json!({}))
+        .await;
     assert_eq!(status, 200);
-    let digest = v2["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+    let digest = v2["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
     s.stop().await;
 
     // Damage version 2: its blob and its compiled artifact.
-    let blob = dir.path().join("components/sha256").join(&digest[..2]).join(format!("{digest}.wasm"));
+    let blob = dir
+        .path()
+        .join("components/sha256")
+        .join(&digest[..2])
+        .join(format!("{digest}.wasm"));
     std::fs::write(&blob, b"garbage").expect("blob exists where the registry keeps it");
     for entry in walk(&dir.path().join("cache")) {
-        if entry.file_name().unwrap().to_string_lossy().starts_with(&digest) {
+        if entry
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(&digest)
+        {
             std::fs::remove_file(entry).unwrap();
         }
     }
@@ -102,10 +190,23 @@ async fn failing_active_version_falls_back_to_an_earlier_one() {
     assert_eq!(info["servedVersion"], "1.0.0");
     assert_eq!(info["degraded"], true);
     let reason = info["degradationReason"].as_str().unwrap();
-    assert!(reason.contains("version 2.0.0 failed to load") && reason.contains("serving version 1.0.0"), "{reason}");
-    let r = s.client.post(s.url("/v1/functions/svc")).header("x-api-key", KEY).json(&json!({"method": "greet", "params": ["fallback"]})).send().await.unwrap();
+    assert!(
+        reason.contains("version 2.0.0 failed to load") && reason.contains("serving version 1.0.0"),
+        "{reason}"
+    );
+    let r = s
+        .client
+        .post(s.url("/v1/functions/svc"))
+        .header("x-api-key", KEY)
+        .json(&json!({"method": "greet", "params": ["fallback"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["x-fdo-version"], "1.0.0");
-    assert_eq!(decode(r).await, (200, json!({"result": "Hello, fallback!"})));
+    assert_eq!(
+        decode(r).await,
+        (200, json!({"result": "Hello, fallback!"}))
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

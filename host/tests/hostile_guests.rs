@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 async fn infinite_loop_is_stopped_at_its_timeout() {
     let core = Core::new();
     let spin = core.deploy(spinner()).await.component;
-    let out = core.runtime.call(&spin, &spec("spin", limits(64, 200, 4)), "run", &json!([])).await;
+    let out = core
+        .runtime
+        .call(&spin, &spec("spin", limits(64, 200, 4)), "run", &json!([]))
+        .await;
     assert_eq!(out.result, Err(InvokeError::Timeout(200)));
     assert_host_still_serves(&core).await;
 }
@@ -23,7 +26,10 @@ async fn infinite_loop_is_stopped_at_its_timeout() {
 async fn memory_bomb_hits_the_memory_limit() {
     let core = Core::new();
     let bomb = core.deploy(memory_bomb()).await.component;
-    let out = core.runtime.call(&bomb, &spec("bomb", limits(16, 5000, 4)), "run", &json!([])).await;
+    let out = core
+        .runtime
+        .call(&bomb, &spec("bomb", limits(16, 5000, 4)), "run", &json!([]))
+        .await;
     assert_eq!(out.result, Err(InvokeError::MemoryLimit(16)));
     assert_host_still_serves(&core).await;
 }
@@ -32,7 +38,10 @@ async fn memory_bomb_hits_the_memory_limit() {
 async fn trap_is_reported_as_a_trap() {
     let core = Core::new();
     let trap = core.deploy(trapper()).await.component;
-    let out = core.runtime.call(&trap, &spec("trap", limits(64, 5000, 4)), "run", &json!([])).await;
+    let out = core
+        .runtime
+        .call(&trap, &spec("trap", limits(64, 5000, 4)), "run", &json!([]))
+        .await;
     match out.result {
         Err(InvokeError::Trap(message)) => assert!(message.contains("unreachable"), "{message}"),
         other => panic!("expected a trap, got {other:?}"),
@@ -44,7 +53,10 @@ async fn trap_is_reported_as_a_trap() {
 async fn unbounded_recursion_is_a_stack_overflow() {
     let core = Core::new();
     let rec = core.deploy(recurser()).await.component;
-    let out = core.runtime.call(&rec, &spec("rec", limits(64, 5000, 4)), "run", &json!([])).await;
+    let out = core
+        .runtime
+        .call(&rec, &spec("rec", limits(64, 5000, 4)), "run", &json!([]))
+        .await;
     assert_eq!(out.result, Err(InvokeError::StackOverflow));
     assert_host_still_serves(&core).await;
 }
@@ -60,37 +72,63 @@ async fn spinning_guest_does_not_block_a_neighbour() {
     let spinner_task = {
         let core = core.clone();
         tokio::spawn(async move {
-            core.runtime.call(&spin, &spec("spin", limits(64, 3000, 4)), "run", &json!([])).await
+            core.runtime
+                .call(&spin, &spec("spin", limits(64, 3000, 4)), "run", &json!([]))
+                .await
         })
     };
     // Let the spinner start running.
     tokio::task::yield_now().await;
     for _ in 0..20 {
-        let out = core.runtime.call(&quick, &spec("quick", limits(64, 5000, 4)), "run", &json!([])).await;
+        let out = core
+            .runtime
+            .call(
+                &quick,
+                &spec("quick", limits(64, 5000, 4)),
+                "run",
+                &json!([]),
+            )
+            .await;
         assert_eq!(out.result, Ok(json!(42)));
     }
-    assert!(!spinner_task.is_finished(), "the neighbour's 20 calls finished while the spinner still ran");
-    assert_eq!(spinner_task.await.unwrap().result, Err(InvokeError::Timeout(3000)));
+    assert!(
+        !spinner_task.is_finished(),
+        "the neighbour's 20 calls finished while the spinner still ran"
+    );
+    assert_eq!(
+        spinner_task.await.unwrap().result,
+        Err(InvokeError::Timeout(3000))
+    );
 }
 
 /// Calls beyond a function's maxConcurrency wait, and past the queue timeout are refused as
 /// busy, while the running one is unaffected.
 #[tokio::test]
 async fn excess_calls_wait_then_get_busy() {
-    let core = Arc::new(Core::with(engine_config(), std::time::Duration::from_millis(100)));
+    let core = Arc::new(Core::with(
+        engine_config(),
+        std::time::Duration::from_millis(100),
+    ));
     let spin = core.deploy(spinner()).await.component;
     let first = {
         let (core, spin) = (core.clone(), spin.clone());
         tokio::spawn(async move {
-            core.runtime.call(&spin, &spec("one", limits(64, 1000, 1)), "run", &json!([])).await
+            core.runtime
+                .call(&spin, &spec("one", limits(64, 1000, 1)), "run", &json!([]))
+                .await
         })
     };
     while core.runtime.in_flight() == 0 {
         tokio::task::yield_now().await;
     }
-    let second = core.runtime.call(&spin, &spec("one", limits(64, 1000, 1)), "run", &json!([])).await;
+    let second = core
+        .runtime
+        .call(&spin, &spec("one", limits(64, 1000, 1)), "run", &json!([]))
+        .await;
     match second.result {
-        Err(InvokeError::Busy(message)) => assert!(message.contains("maxConcurrency 1"), "{message}"),
+        Err(InvokeError::Busy(message)) => {
+            assert!(message.contains("maxConcurrency 1"), "{message}")
+        }
         other => panic!("expected busy, got {other:?}"),
     }
     assert_eq!(first.await.unwrap().result, Err(InvokeError::Timeout(1000)));
@@ -98,6 +136,14 @@ async fn excess_calls_wait_then_get_busy() {
 
 async fn assert_host_still_serves(core: &Core) {
     let quick = core.deploy(answer()).await.component;
-    let out = core.runtime.call(&quick, &spec("quick", limits(64, 5000, 4)), "run", &Value::Null).await;
+    let out = core
+        .runtime
+        .call(
+            &quick,
+            &spec("quick", limits(64, 5000, 4)),
+            "run",
+            &Value::Null,
+        )
+        .await;
     assert_eq!(out.result, Ok(json!(42)));
 }

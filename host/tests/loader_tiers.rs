@@ -24,10 +24,20 @@ async fn deploy_compiles_then_memory_then_disk() {
 
     let first = core.deploy(bytes.clone()).await;
     assert_eq!(first.tier, LoadTier::Compile);
-    assert!(!first.from_cache && first.success && !first.degraded, "{first:?}");
-    assert!(core.loader.disk().verified(&digest).unwrap().is_some(), "artifact written at deploy");
+    assert!(
+        !first.from_cache && first.success && !first.degraded,
+        "{first:?}"
+    );
+    assert!(
+        core.loader.disk().verified(&digest).unwrap().is_some(),
+        "artifact written at deploy"
+    );
 
-    let hit = core.loader.load(&digest, &source(bytes.clone())).await.unwrap();
+    let hit = core
+        .loader
+        .load(&digest, &source(bytes.clone()))
+        .await
+        .unwrap();
     assert_eq!(hit.tier, LoadTier::Memory);
     assert!(hit.from_cache && !hit.degraded);
     assert!(Arc::ptr_eq(&hit.component, &first.component));
@@ -36,7 +46,15 @@ async fn deploy_compiles_then_memory_then_disk() {
     let from_disk = core.loader.load(&digest, &source(bytes)).await.unwrap();
     assert_eq!(from_disk.tier, LoadTier::Disk);
     assert!(from_disk.from_cache && !from_disk.degraded, "{from_disk:?}");
-    let out = core.runtime.call(&from_disk.component, &spec("a", limits(64, 5000, 4)), "run", &json!([])).await;
+    let out = core
+        .runtime
+        .call(
+            &from_disk.component,
+            &spec("a", limits(64, 5000, 4)),
+            "run",
+            &json!([]),
+        )
+        .await;
     assert_eq!(out.result, Ok(json!(42)));
 }
 
@@ -54,15 +72,40 @@ async fn corrupt_artifact_is_discarded_and_recompiled() {
     art[mid] ^= 0xff;
     std::fs::write(&path, &art).unwrap();
 
-    let res = core.loader.load(&digest, &source(bytes.clone())).await.unwrap();
+    let res = core
+        .loader
+        .load(&digest, &source(bytes.clone()))
+        .await
+        .unwrap();
     assert_eq!(res.tier, LoadTier::Compile);
     assert!(res.degraded);
-    assert!(res.degradation_reason.as_deref().unwrap().contains("corrupt"), "{res:?}");
-    let out = core.runtime.call(&res.component, &spec("a", limits(64, 5000, 4)), "run", &json!([])).await;
+    assert!(
+        res.degradation_reason
+            .as_deref()
+            .unwrap()
+            .contains("corrupt"),
+        "{res:?}"
+    );
+    let out = core
+        .runtime
+        .call(
+            &res.component,
+            &spec("a", limits(64, 5000, 4)),
+            "run",
+            &json!([]),
+        )
+        .await;
     assert_eq!(out.result, Ok(json!(42)));
     // The artifact was rewritten and is good again.
     core.loader.evict(&digest).await;
-    assert_eq!(core.loader.load(&digest, &source(bytes)).await.unwrap().tier, LoadTier::Disk);
+    assert_eq!(
+        core.loader
+            .load(&digest, &source(bytes))
+            .await
+            .unwrap()
+            .tier,
+        LoadTier::Disk
+    );
 }
 
 #[tokio::test]
@@ -78,7 +121,13 @@ async fn truncated_artifact_is_discarded_and_recompiled() {
 
     let res = core.loader.load(&digest, &source(bytes)).await.unwrap();
     assert_eq!(res.tier, LoadTier::Compile);
-    assert!(res.degradation_reason.as_deref().unwrap().contains("corrupt"), "{res:?}");
+    assert!(
+        res.degradation_reason
+            .as_deref()
+            .unwrap()
+            .contains("corrupt"),
+        "{res:?}"
+    );
 }
 
 #[tokio::test]
@@ -98,8 +147,22 @@ async fn artifact_from_another_engine_is_rejected_and_recompiled() {
 
     let res = core.loader.load(&digest, &source(bytes)).await.unwrap();
     assert_eq!(res.tier, LoadTier::Compile);
-    assert!(res.degradation_reason.as_deref().unwrap().contains("incompatible"), "{res:?}");
-    let out = core.runtime.call(&res.component, &spec("a", limits(64, 5000, 4)), "run", &json!([])).await;
+    assert!(
+        res.degradation_reason
+            .as_deref()
+            .unwrap()
+            .contains("incompatible"),
+        "{res:?}"
+    );
+    let out = core
+        .runtime
+        .call(
+            &res.component,
+            &spec("a", limits(64, 5000, 4)),
+            "run",
+            &json!([]),
+        )
+        .await;
     assert_eq!(out.result, Ok(json!(42)));
 }
 
@@ -114,8 +177,17 @@ async fn missing_artifact_is_recompiled_from_the_stored_component() {
 
     let res = core.loader.load(&digest, &source(bytes)).await.unwrap();
     assert_eq!(res.tier, LoadTier::Compile);
-    assert!(res.degradation_reason.as_deref().unwrap().contains("missing"), "{res:?}");
-    assert!(core.loader.disk().verified(&digest).unwrap().is_some(), "artifact rewritten");
+    assert!(
+        res.degradation_reason
+            .as_deref()
+            .unwrap()
+            .contains("missing"),
+        "{res:?}"
+    );
+    assert!(
+        core.loader.disk().verified(&digest).unwrap().is_some(),
+        "artifact rewritten"
+    );
 }
 
 #[tokio::test]
@@ -123,13 +195,32 @@ async fn unwritable_cache_directory_runs_memory_only() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, b"").unwrap();
-    let runtime = Arc::new(Runtime::new(EngineHandle::new(engine_config()).unwrap(), std::time::Duration::from_secs(1)).unwrap());
+    let runtime = Arc::new(
+        Runtime::new(
+            EngineHandle::new(engine_config()).unwrap(),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap(),
+    );
     let loader = Loader::new(runtime.clone(), Some(&blocker), 64 << 20);
 
     let res = loader.compile_new(Arc::new(answer())).await.unwrap();
     assert!(res.degraded);
-    assert!(res.degradation_reason.as_deref().unwrap().contains("memory-only"), "{res:?}");
-    let out = runtime.call(&res.component, &spec("a", limits(64, 5000, 4)), "run", &json!([])).await;
+    assert!(
+        res.degradation_reason
+            .as_deref()
+            .unwrap()
+            .contains("memory-only"),
+        "{res:?}"
+    );
+    let out = runtime
+        .call(
+            &res.component,
+            &spec("a", limits(64, 5000, 4)),
+            "run",
+            &json!([]),
+        )
+        .await;
     assert_eq!(out.result, Ok(json!(42)));
 }
 
@@ -141,7 +232,9 @@ async fn concurrent_loads_share_one_compile() {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (core, bytes, digest) = (core.clone(), bytes.clone(), digest.clone());
-        tasks.push(tokio::spawn(async move { core.loader.load(&digest, &source(bytes)).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            core.loader.load(&digest, &source(bytes)).await.unwrap()
+        }));
     }
     let mut compiled = 0;
     let mut first = None;
@@ -151,39 +244,73 @@ async fn concurrent_loads_share_one_compile() {
             compiled += 1;
         }
         let ptr = Arc::as_ptr(&res.component);
-        assert_eq!(*first.get_or_insert(ptr), ptr, "all loads got the same component");
+        assert_eq!(
+            *first.get_or_insert(ptr),
+            ptr,
+            "all loads got the same component"
+        );
     }
     assert_eq!(compiled, 1);
-    assert_eq!(core.loader.stats().compiles.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        core.loader
+            .stats()
+            .compiles
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
 }
 
 #[tokio::test]
 async fn bad_bytes_are_rejected_with_a_reason() {
     let core = Core::new();
-    let err = core.loader.compile_new(Arc::new(b"hello world".to_vec())).await.unwrap_err();
-    assert!(matches!(&err, LoadError::Invalid(m) if m.contains("magic")), "{err}");
+    let err = core
+        .loader
+        .compile_new(Arc::new(b"hello world".to_vec()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Invalid(m) if m.contains("magic")),
+        "{err}"
+    );
 
     let core_module = wat::parse_str("(module)").unwrap();
-    let err = core.loader.compile_new(Arc::new(core_module)).await.unwrap_err();
-    assert!(matches!(&err, LoadError::Invalid(m) if m.contains("core WebAssembly module")), "{err}");
+    let err = core
+        .loader
+        .compile_new(Arc::new(core_module))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Invalid(m) if m.contains("core WebAssembly module")),
+        "{err}"
+    );
 
     let mut truncated = answer();
     truncated.truncate(truncated.len() - 5);
-    let err = core.loader.compile_new(Arc::new(truncated)).await.unwrap_err();
+    let err = core
+        .loader
+        .compile_new(Arc::new(truncated))
+        .await
+        .unwrap_err();
     assert!(matches!(err, LoadError::Invalid(_)), "{err}");
 
-    let unlinkable = wat::parse_str(
-        r#"(component (import "acme:nope/thing" (instance (export "f" (func)))))"#,
-    )
-    .unwrap();
-    let err = core.loader.compile_new(Arc::new(unlinkable)).await.unwrap_err();
+    let unlinkable =
+        wat::parse_str(r#"(component (import "acme:nope/thing" (instance (export "f" (func)))))"#)
+            .unwrap();
+    let err = core
+        .loader
+        .compile_new(Arc::new(unlinkable))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("cannot be linked"), "{err}");
 }
 
 #[tokio::test]
 async fn pooling_refused_falls_back_to_on_demand() {
     // A pool this size needs petabytes of address space: the OS refuses the reservation.
-    let config = EngineConfig { max_instances: 200_000, ..EngineConfig::default() };
+    let config = EngineConfig {
+        max_instances: 200_000,
+        ..EngineConfig::default()
+    };
     let engine = EngineHandle::new(config).unwrap();
     let reason = engine.degraded().expect("degraded engine").to_owned();
     assert!(reason.contains("on-demand"), "{reason}");
@@ -192,7 +319,21 @@ async fn pooling_refused_falls_back_to_on_demand() {
     let runtime = Arc::new(Runtime::new(engine, std::time::Duration::from_secs(1)).unwrap());
     let loader = Loader::new(runtime.clone(), Some(dir.path()), 64 << 20);
     let res = loader.compile_new(Arc::new(answer())).await.unwrap();
-    assert!(res.degraded && res.degradation_reason.as_deref().unwrap().contains("on-demand"));
-    let out = runtime.call(&res.component, &spec("a", limits(64, 5000, 4)), "run", &json!([])).await;
+    assert!(
+        res.degraded
+            && res
+                .degradation_reason
+                .as_deref()
+                .unwrap()
+                .contains("on-demand")
+    );
+    let out = runtime
+        .call(
+            &res.component,
+            &spec("a", limits(64, 5000, 4)),
+            "run",
+            &json!([]),
+        )
+        .await;
     assert_eq!(out.result, Ok(json!(42)));
 }

@@ -63,7 +63,10 @@ impl ArtifactStore {
 
     /// A store that keeps nothing on disk (used where no data directory is configured).
     pub fn disabled(reason: impl Into<String>) -> Self {
-        Self { dir: PathBuf::new(), unavailable: Some(reason.into()) }
+        Self {
+            dir: PathBuf::new(),
+            unavailable: Some(reason.into()),
+        }
     }
 
     /// Why the disk tier is unavailable, if it is.
@@ -92,9 +95,17 @@ impl ArtifactStore {
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 return Ok(None);
             }
-            Err(source) => return Err(ArtifactError::Io { path: sum_path, source }),
+            Err(source) => {
+                return Err(ArtifactError::Io {
+                    path: sum_path,
+                    source,
+                });
+            }
         };
-        let corrupt = |detail: String| ArtifactError::Corrupt { path: path.clone(), detail };
+        let corrupt = |detail: String| ArtifactError::Corrupt {
+            path: path.clone(),
+            detail,
+        };
         let (len, hash) = recorded
             .trim()
             .split_once(' ')
@@ -106,12 +117,18 @@ impl ArtifactStore {
             Err(source) => return Err(ArtifactError::Io { path, source }),
         };
         if meta.len() != len {
-            return Err(corrupt(format!("length {} but {len} was written", meta.len())));
+            return Err(corrupt(format!(
+                "length {} but {len} was written",
+                meta.len()
+            )));
         }
         let mut hasher = blake3::Hasher::new();
         hasher
             .update_mmap(&path)
-            .map_err(|source| ArtifactError::Io { path: path.clone(), source })?;
+            .map_err(|source| ArtifactError::Io {
+                path: path.clone(),
+                source,
+            })?;
         let actual = hasher.finalize().to_hex();
         if actual.as_str() != hash {
             return Err(corrupt("checksum mismatch".into()));
@@ -179,10 +196,16 @@ mod tests {
 
         // Same length, one byte flipped.
         fs::write(&path, b"compiled cODE").unwrap();
-        assert!(matches!(store.verified("abc"), Err(ArtifactError::Corrupt { .. })));
+        assert!(matches!(
+            store.verified("abc"),
+            Err(ArtifactError::Corrupt { .. })
+        ));
         // Truncated.
         fs::write(&path, b"compiled").unwrap();
-        assert!(matches!(store.verified("abc"), Err(ArtifactError::Corrupt { .. })));
+        assert!(matches!(
+            store.verified("abc"),
+            Err(ArtifactError::Corrupt { .. })
+        ));
         store.discard("abc");
         assert!(store.verified("abc").unwrap().is_none());
     }

@@ -145,9 +145,18 @@ impl Loader {
         };
         let memory = moka::future::Cache::builder()
             .max_capacity(memory_budget)
-            .weigher(|_k: &String, v: &Entry| u32::try_from(v.component.compiled_bytes).unwrap_or(u32::MAX).max(1))
+            .weigher(|_k: &String, v: &Entry| {
+                u32::try_from(v.component.compiled_bytes)
+                    .unwrap_or(u32::MAX)
+                    .max(1)
+            })
             .build();
-        Self { runtime, memory, disk, stats: LoaderStats::default() }
+        Self {
+            runtime,
+            memory,
+            disk,
+            stats: LoaderStats::default(),
+        }
     }
 
     /// The runtime components are prepared for.
@@ -186,7 +195,11 @@ impl Loader {
 
     /// Loads the component `digest`, from the fastest tier that has it; `source` supplies the
     /// original bytes if it must be compiled.
-    pub async fn load(&self, digest: &str, source: &dyn ComponentSource) -> Result<LoadResult, LoadError> {
+    pub async fn load(
+        &self,
+        digest: &str,
+        source: &dyn ComponentSource,
+    ) -> Result<LoadResult, LoadError> {
         self.load_inner(digest, source, false).await
     }
 
@@ -199,15 +212,27 @@ impl Loader {
         let started = Instant::now();
         let init = async {
             let (component, tier, degraded) = self.load_uncached(digest, source, deploying).await?;
-            Ok::<_, LoadError>(Entry { component: Arc::new(component), tier, degraded })
+            Ok::<_, LoadError>(Entry {
+                component: Arc::new(component),
+                tier,
+                degraded,
+            })
         };
-        let entry = self.memory.entry_by_ref(digest).or_try_insert_with(init).await;
+        let entry = self
+            .memory
+            .entry_by_ref(digest)
+            .or_try_insert_with(init)
+            .await;
         let entry = match entry {
             Ok(e) => e,
             Err(err) => return Err(unshare(&err)),
         };
         let fresh = entry.is_fresh();
-        let Entry { component, tier, degraded } = entry.into_value();
+        let Entry {
+            component,
+            tier,
+            degraded,
+        } = entry.into_value();
         let tier = if fresh { tier } else { LoadTier::Memory };
         // A memory hit of a component whose first load was degraded is not itself degraded,
         // but the engine's own degradation applies to every load.
@@ -265,7 +290,11 @@ impl Loader {
                 .await;
                 match loaded {
                     Ok(Ok(component)) => {
-                        let prepared = LoadedComponent::prepare(self.runtime.linker(), digest.to_owned(), component)?;
+                        let prepared = LoadedComponent::prepare(
+                            self.runtime.linker(),
+                            digest.to_owned(),
+                            component,
+                        )?;
                         return Ok((prepared, LoadTier::Disk, None));
                     }
                     Ok(Err(err)) => {
@@ -277,7 +306,9 @@ impl Loader {
                         degraded = Some(reason);
                     }
                     Err(join) => {
-                        degraded = Some(format!("loading the compiled artifact failed ({join}); recompiled"));
+                        degraded = Some(format!(
+                            "loading the compiled artifact failed ({join}); recompiled"
+                        ));
                     }
                 }
             }
@@ -295,7 +326,10 @@ impl Loader {
 
         let bytes = source
             .component_bytes(digest)
-            .map_err(|reason| LoadError::Unavailable { digest: digest.to_owned(), reason })?;
+            .map_err(|reason| LoadError::Unavailable {
+                digest: digest.to_owned(),
+                reason,
+            })?;
         let actual = self::digest(&bytes);
         if actual != digest {
             return Err(LoadError::Unavailable {
@@ -307,9 +341,11 @@ impl Loader {
             .await
             .map_err(|e| LoadError::Invalid(format!("compilation task failed: {e}")))??;
         let (component, serialized) = compiled;
-        let prepared = LoadedComponent::prepare(self.runtime.linker(), digest.to_owned(), component)?;
+        let prepared =
+            LoadedComponent::prepare(self.runtime.linker(), digest.to_owned(), component)?;
         if let Err(err) = self.disk.store(digest, &serialized) {
-            let reason = format!("could not write the compiled artifact ({err}); kept in memory only");
+            let reason =
+                format!("could not write the compiled artifact ({err}); kept in memory only");
             tracing::warn!(digest, %reason, "disk cache write failed");
             degraded = Some(match degraded {
                 Some(prev) => format!("{prev}; {reason}"),
@@ -323,13 +359,11 @@ impl Loader {
 /// Validates and compiles a component; returns it with its serialized form for the disk tier.
 fn compile(engine: &wasmtime::Engine, bytes: &[u8]) -> Result<(Component, Vec<u8>), LoadError> {
     if !looks_like_component(bytes) {
-        return Err(LoadError::Invalid(
-            if bytes.starts_with(b"\0asm") {
-                "this is a core WebAssembly module, not a component: wrap it with `wasm-tools component new`".into()
-            } else {
-                "not a WebAssembly component (bad magic number)".into()
-            },
-        ));
+        return Err(LoadError::Invalid(if bytes.starts_with(b"\0asm") {
+            "this is a core WebAssembly module, not a component: wrap it with `wasm-tools component new`".into()
+        } else {
+            "not a WebAssembly component (bad magic number)".into()
+        }));
     }
     let serialized = engine
         .precompile_component(bytes)
@@ -350,10 +384,15 @@ pub fn looks_like_component(bytes: &[u8]) -> bool {
 fn unshare(err: &Arc<LoadError>) -> LoadError {
     match err.as_ref() {
         LoadError::Invalid(m) => LoadError::Invalid(m.clone()),
-        LoadError::Prepare(PrepareError::Link(m)) => LoadError::Prepare(PrepareError::Link(m.clone())),
-        LoadError::Prepare(PrepareError::NothingCallable) => LoadError::Prepare(PrepareError::NothingCallable),
-        LoadError::Unavailable { digest, reason } => {
-            LoadError::Unavailable { digest: digest.clone(), reason: reason.clone() }
+        LoadError::Prepare(PrepareError::Link(m)) => {
+            LoadError::Prepare(PrepareError::Link(m.clone()))
         }
+        LoadError::Prepare(PrepareError::NothingCallable) => {
+            LoadError::Prepare(PrepareError::NothingCallable)
+        }
+        LoadError::Unavailable { digest, reason } => LoadError::Unavailable {
+            digest: digest.clone(),
+            reason: reason.clone(),
+        },
     }
 }

@@ -32,8 +32,8 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 
 use crate::engine::EngineHandle;
-pub use outbound::OutboundPolicy;
 use crate::validate::AllowedHost;
+pub use outbound::OutboundPolicy;
 pub use state::{CallOutput, CallState, GuestLog, LogLevel};
 use typed::TypedExports;
 
@@ -172,7 +172,15 @@ impl LoadedComponent {
         }
         let range = component.image_range();
         let compiled_bytes = (range.end as usize).saturating_sub(range.start as usize);
-        Ok(Self { digest, compiled_bytes, component, pre, rpc, http, typed })
+        Ok(Self {
+            digest,
+            compiled_bytes,
+            component,
+            pre,
+            rpc,
+            http,
+            typed,
+        })
     }
 
     /// How this component is called.
@@ -279,7 +287,9 @@ impl InvokeError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            InvokeError::UnknownMethod { .. } | InvokeError::InvalidParams(_) | InvokeError::NotCallable(_)
+            InvokeError::UnknownMethod { .. }
+                | InvokeError::InvalidParams(_)
+                | InvokeError::NotCallable(_)
         )
     }
 }
@@ -359,11 +369,23 @@ impl Runtime {
         let started = Instant::now();
         let plan = match self.plan(component, method, params) {
             Ok(plan) => plan,
-            Err(e) => return CallOutcome { result: Err(e), output: CallOutput::default(), elapsed: started.elapsed() },
+            Err(e) => {
+                return CallOutcome {
+                    result: Err(e),
+                    output: CallOutput::default(),
+                    elapsed: started.elapsed(),
+                };
+            }
         };
         let permits = match self.admit(spec).await {
             Ok(p) => p,
-            Err(e) => return CallOutcome { result: Err(e), output: CallOutput::default(), elapsed: started.elapsed() },
+            Err(e) => {
+                return CallOutcome {
+                    result: Err(e),
+                    output: CallOutput::default(),
+                    elapsed: started.elapsed(),
+                };
+            }
         };
         let _guard = InFlight::new(&self.in_flight);
         let mut store = self.new_store(spec);
@@ -376,7 +398,11 @@ impl Runtime {
         };
         drop(permits);
         let output = finish_output(&mut store);
-        CallOutcome { result, output, elapsed: started.elapsed() }
+        CallOutcome {
+            result,
+            output,
+            elapsed: started.elapsed(),
+        }
     }
 
     /// Passes an HTTP request to a `wasi:http` component. `request`'s URI is what the guest
@@ -407,9 +433,11 @@ impl Runtime {
         };
         let mut store = self.new_store(spec);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let prepared = store.data_mut().http().new_incoming_request(Scheme::Http, request).and_then(
-            |req| Ok((req, store.data_mut().http().new_response_outparam(tx)?)),
-        );
+        let prepared = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .and_then(|req| Ok((req, store.data_mut().http().new_response_outparam(tx)?)));
         let (req, out) = match prepared {
             Ok(x) => x,
             Err(e) => return fail(InvokeError::Instantiate(format!("{e:#}"))),
@@ -422,7 +450,10 @@ impl Runtime {
             let deadline = spec.limits.timeout + HOST_CALL_GRACE;
             let run = async {
                 let proxy = proxy.instantiate_async(&mut store).await?;
-                proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, req, out)
+                    .await
             };
             let result = match tokio::time::timeout(deadline, run).await {
                 Ok(Ok(())) => Ok(()),
@@ -430,7 +461,11 @@ impl Runtime {
                 Err(_) => Err(InvokeError::Timeout(millis(spec.limits.timeout))),
             };
             let output = finish_output(&mut store);
-            CallOutcome { result, output, elapsed: started.elapsed() }
+            CallOutcome {
+                result,
+                output,
+                elapsed: started.elapsed(),
+            }
         });
         match rx.await {
             Ok(Ok(response)) => HttpCall {
@@ -438,7 +473,8 @@ impl Runtime {
                 completion: Box::pin(async move { join_outcome(task.await, started) }),
             },
             Ok(Err(code)) => {
-                let e = InvokeError::Failed(format!("the handler answered with an error: {code:?}"));
+                let e =
+                    InvokeError::Failed(format!("the handler answered with an error: {code:?}"));
                 HttpCall {
                     response: Err(e),
                     completion: Box::pin(async move { join_outcome(task.await, started) }),
@@ -448,22 +484,39 @@ impl Runtime {
                 // The guest never set a response: its outcome says why.
                 let mut outcome = join_outcome(task.await, started);
                 if outcome.result.is_ok() {
-                    outcome.result =
-                        Err(InvokeError::Failed("the handler returned without sending a response".into()));
+                    outcome.result = Err(InvokeError::Failed(
+                        "the handler returned without sending a response".into(),
+                    ));
                 }
-                let response = Err(outcome.result.clone().err().unwrap_or(InvokeError::Failed(String::new())));
-                HttpCall { response, completion: Box::pin(std::future::ready(outcome)) }
+                let response = Err(outcome
+                    .result
+                    .clone()
+                    .err()
+                    .unwrap_or(InvokeError::Failed(String::new())));
+                HttpCall {
+                    response,
+                    completion: Box::pin(std::future::ready(outcome)),
+                }
             }
         }
     }
 
-    fn plan(&self, component: &LoadedComponent, method: &str, params: &Value) -> Result<Plan, InvokeError> {
+    fn plan(
+        &self,
+        component: &LoadedComponent,
+        method: &str,
+        params: &Value,
+    ) -> Result<Plan, InvokeError> {
         if component.rpc.is_some() {
             return Ok(Plan::Rpc(params.to_string()));
         }
         if let Some(func) = component.typed.get(method) {
             let args = typed::params_to_vals(func, params).map_err(InvokeError::InvalidParams)?;
-            return Ok(Plan::Typed { index: func.index, args, has_result: func.result.is_some() });
+            return Ok(Plan::Typed {
+                index: func.index,
+                args,
+                has_result: func.result.is_some(),
+            });
         }
         if component.http.is_some() && component.typed.is_empty() {
             return Err(InvokeError::NotCallable(
@@ -506,7 +559,8 @@ impl Runtime {
             return entry.1.clone();
         }
         let sem = Arc::new(Semaphore::new(limit as usize));
-        self.functions.insert(spec.function_id.clone(), (limit, sem.clone()));
+        self.functions
+            .insert(spec.function_id.clone(), (limit, sem.clone()));
         sem
     }
 
@@ -517,7 +571,11 @@ impl Runtime {
 
     fn new_store(&self, spec: &CallSpec) -> Store<CallState> {
         let memory = (spec.limits.memory_mb as usize).saturating_mul(1 << 20);
-        let state = CallState::new(&spec.env, memory, OutboundPolicy::new(spec.allowed_hosts.clone()));
+        let state = CallState::new(
+            &spec.env,
+            memory,
+            OutboundPolicy::new(spec.allowed_hosts.clone()),
+        );
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         let deadline = Instant::now() + spec.limits.timeout;
@@ -535,7 +593,11 @@ impl Runtime {
 
 enum Plan {
     Rpc(String),
-    Typed { index: wasmtime::component::ComponentExportIndex, args: Vec<Val>, has_result: bool },
+    Typed {
+        index: wasmtime::component::ComponentExportIndex,
+        args: Vec<Val>,
+        has_result: bool,
+    },
 }
 
 async fn run_plan(
@@ -550,22 +612,32 @@ async fn run_plan(
                 return Ok(Err(InvokeError::NotCallable("no rpc export".into())));
             };
             let instance = rpc.instantiate_async(&mut *store).await?;
-            let answer = instance.fdo_function_rpc().call_call(&mut *store, method, &params).await?;
+            let answer = instance
+                .fdo_function_rpc()
+                .call_call(&mut *store, method, &params)
+                .await?;
             Ok(match answer {
                 Ok(text) => serde_json::from_str(&text).map_err(|e| {
                     InvokeError::Failed(format!("the function returned invalid JSON: {e}"))
                 }),
-                Err(GuestCallError::UnknownMethod(m)) => {
-                    Err(InvokeError::UnknownMethod { method: if m.is_empty() { method.into() } else { m }, available: vec![] })
-                }
+                Err(GuestCallError::UnknownMethod(m)) => Err(InvokeError::UnknownMethod {
+                    method: if m.is_empty() { method.into() } else { m },
+                    available: vec![],
+                }),
                 Err(GuestCallError::InvalidParams(m)) => Err(InvokeError::InvalidParams(m)),
                 Err(GuestCallError::Failed(m)) => Err(InvokeError::Failed(m)),
             })
         }
-        Plan::Typed { index, args, has_result } => {
+        Plan::Typed {
+            index,
+            args,
+            has_result,
+        } => {
             let instance = component.pre.instantiate_async(&mut *store).await?;
             let Some(func) = instance.get_func(&mut *store, index) else {
-                return Ok(Err(InvokeError::NotCallable(format!("export `{method}` is not a function"))));
+                return Ok(Err(InvokeError::NotCallable(format!(
+                    "export `{method}` is not a function"
+                ))));
             };
             let mut results = vec![Val::Bool(false); usize::from(has_result)];
             func.call_async(&mut *store, &args, &mut results).await?;
@@ -642,6 +714,9 @@ fn build_linker(engine: &EngineHandle) -> anyhow::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine.engine());
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    bindings::fdo::function::log::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+    bindings::fdo::function::log::add_to_linker::<CallState, HasSelf<CallState>>(
+        &mut linker,
+        |s| s,
+    )?;
     Ok(linker)
 }

@@ -26,7 +26,9 @@ pub fn is_sensitive_address(ip: IpAddr) -> bool {
                 std::net::Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
             (v6.segments()[0] & 0xffc0) == 0xfe80
                 || v6 == AWS_METADATA
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_sensitive_address(IpAddr::V4(v4)))
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_sensitive_address(IpAddr::V4(v4)))
         }
     }
 }
@@ -42,7 +44,10 @@ pub struct OutboundPolicy {
 impl OutboundPolicy {
     /// A policy allowing exactly `allowed` (already parsed).
     pub fn new(allowed: Arc<Vec<AllowedHost>>) -> Self {
-        Self { allowed, denials: Vec::new() }
+        Self {
+            allowed,
+            denials: Vec::new(),
+        }
     }
 
     /// Whether a request to `scheme://host:port` is allowed by the list (before DNS).
@@ -63,7 +68,13 @@ impl OutboundPolicy {
     }
 }
 
-type SendResult = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>;
+type SendResult = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ),
+    HttpError,
+>;
 
 impl WasiHttpHooks for OutboundPolicy {
     fn send_request(
@@ -76,7 +87,9 @@ impl WasiHttpHooks for OutboundPolicy {
         let uri = request.uri();
         let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
         let host = uri.host().unwrap_or_default().to_owned();
-        let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
         if !self.allows(&scheme, &host, port) {
             self.denials.push(format!(
                 "outbound request to {scheme}://{host}:{port} denied: host not in allowedHosts"
@@ -94,7 +107,10 @@ impl WasiHttpHooks for OutboundPolicy {
                 }
             }
             let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
+            Ok((
+                res.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
         })
     }
 }
@@ -104,7 +120,10 @@ mod tests {
     use super::*;
 
     fn policy(list: &[&str]) -> OutboundPolicy {
-        let list = list.iter().map(|s| AllowedHost::parse(s).unwrap()).collect();
+        let list = list
+            .iter()
+            .map(|s| AllowedHost::parse(s).unwrap())
+            .collect();
         OutboundPolicy::new(Arc::new(list))
     }
 
@@ -115,16 +134,31 @@ mod tests {
 
     #[test]
     fn only_exact_entries_unlock_sensitive_addresses() {
-        let p = policy(&["*", "*.internal", "169.254.169.254", "metadata.google.internal"]);
+        let p = policy(&[
+            "*",
+            "*.internal",
+            "169.254.169.254",
+            "metadata.google.internal",
+        ]);
         assert!(p.names_exactly("169.254.169.254"));
         assert!(p.names_exactly("metadata.google.internal"));
-        assert!(!p.names_exactly("other.internal"), "a wildcard is not an explicit listing");
+        assert!(
+            !p.names_exactly("other.internal"),
+            "a wildcard is not an explicit listing"
+        );
         assert!(!p.names_exactly("example.com"));
     }
 
     #[test]
     fn metadata_and_link_local_addresses_are_sensitive() {
-        for ip in ["169.254.169.254", "169.254.1.1", "100.100.100.200", "fe80::1", "fd00:ec2::254", "::ffff:169.254.169.254"] {
+        for ip in [
+            "169.254.169.254",
+            "169.254.1.1",
+            "100.100.100.200",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:169.254.169.254",
+        ] {
             assert!(is_sensitive_address(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["127.0.0.1", "10.0.0.1", "8.8.8.8", "::1", "fd00::1"] {

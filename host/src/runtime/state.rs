@@ -73,8 +73,14 @@ impl CallOutput {
     /// All entries as log lines: log calls first, then stdout lines at `info` and stderr lines
     /// at `error`... stderr is where Rust's panic message lands, so it is worth an error level.
     pub fn lines(&self) -> impl Iterator<Item = GuestLog> + '_ {
-        let out = self.stdout.lines().map(|l| GuestLog { level: LogLevel::Info, message: l.into() });
-        let err = self.stderr.lines().map(|l| GuestLog { level: LogLevel::Warn, message: l.into() });
+        let out = self.stdout.lines().map(|l| GuestLog {
+            level: LogLevel::Info,
+            message: l.into(),
+        });
+        let err = self.stderr.lines().map(|l| GuestLog {
+            level: LogLevel::Warn,
+            message: l.into(),
+        });
         self.logs.iter().cloned().chain(out).chain(err)
     }
 }
@@ -95,7 +101,13 @@ struct CaptureBuf {
 impl Capture {
     /// A sink that keeps at most `cap` bytes.
     pub fn new(cap: usize) -> Self {
-        Self { inner: Arc::new(Mutex::new(CaptureBuf { bytes: Vec::new(), cap, truncated: false })) }
+        Self {
+            inner: Arc::new(Mutex::new(CaptureBuf {
+                bytes: Vec::new(),
+                cap,
+                truncated: false,
+            })),
+        }
     }
 
     fn push(&self, bytes: &[u8]) {
@@ -120,7 +132,11 @@ impl Capture {
             .collect();
         let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
         let chars = tail.chars().count();
-        if chars > 500 { tail.chars().skip(chars - 500).collect() } else { tail }
+        if chars > 500 {
+            tail.chars().skip(chars - 500).collect()
+        } else {
+            tail
+        }
     }
 
     /// The captured text (lossy UTF-8) and whether it was truncated.
@@ -260,7 +276,10 @@ impl CallState {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { limit_bytes: memory_limit, hit: false },
+            limiter: MemoryLimiter {
+                limit_bytes: memory_limit,
+                hit: false,
+            },
             outbound,
             logs: Vec::new(),
             logs_truncated: false,
@@ -292,12 +311,19 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for CallState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
     }
 }

@@ -29,9 +29,9 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Number, Value};
+use wasmtime::Engine;
 use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex, Val};
-use wasmtime::Engine;
 
 /// Exports that are not typed functions for this module: fdo's RPC interface and wasi:http's
 /// handler are dispatched by their own paths.
@@ -55,8 +55,11 @@ pub struct TypedFunc {
 impl TypedFunc {
     /// A short signature for error messages and listings, e.g. `add(a: s32, b: s32) -> s32`.
     pub fn signature(&self) -> String {
-        let params: Vec<String> =
-            self.params.iter().map(|(n, t)| format!("{n}: {}", type_name(t))).collect();
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|(n, t)| format!("{n}: {}", type_name(t)))
+            .collect();
         match &self.result {
             Some(r) => format!("{}({}) -> {}", self.name, params.join(", "), type_name(r)),
             None => format!("{}({})", self.name, params.join(", ")),
@@ -84,7 +87,9 @@ impl TypedExports {
                     }
                 }
                 ComponentItem::ComponentInstance(inst) if !is_reserved_interface(name) => {
-                    let Some(iface) = component.get_export_index(None, name) else { continue };
+                    let Some(iface) = component.get_export_index(None, name) else {
+                        continue;
+                    };
                     for (fname, item) in inst.exports(engine) {
                         if let ComponentItem::ComponentFunc(f) = item.ty
                             && let Some(index) = component.get_export_index(Some(&iface), fname)
@@ -153,7 +158,13 @@ fn typed_func(name: String, index: ComponentExportIndex, f: &ComponentFunc) -> T
 /// Turns JSON `params` into the function's argument values, or says which parameter is wrong.
 pub fn params_to_vals(func: &TypedFunc, params: &Value) -> Result<Vec<Val>, String> {
     let arity = func.params.len();
-    let names = || func.params.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+    let names = || {
+        func.params
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let values: Vec<&Value> = match params {
         Value::Array(items) if positional(func, items) => {
             if items.len() != arity {
@@ -168,7 +179,10 @@ pub fn params_to_vals(func: &TypedFunc, params: &Value) -> Result<Vec<Val>, Stri
             items.iter().collect()
         }
         Value::Object(map) if by_name(func, map) => {
-            if let Some(unknown) = map.keys().find(|k| !func.params.iter().any(|(n, _)| n == *k)) {
+            if let Some(unknown) = map
+                .keys()
+                .find(|k| !func.params.iter().any(|(n, _)| n == *k))
+            {
                 return Err(format!(
                     "`{}` has no parameter `{unknown}` (parameters: {})",
                     func.name,
@@ -233,7 +247,10 @@ fn by_name(func: &TypedFunc, map: &Map<String, Value>) -> bool {
 }
 
 fn expects_array(ty: &Type) -> bool {
-    matches!(ty, Type::List(_) | Type::Tuple(_) | Type::Flags(_) | Type::FixedLengthList(_))
+    matches!(
+        ty,
+        Type::List(_) | Type::Tuple(_) | Type::Flags(_) | Type::FixedLengthList(_)
+    )
 }
 
 /// The JSON form of a function's result (`null` when it has none).
@@ -256,14 +273,20 @@ pub fn json_to_val(v: &Value, ty: &Type) -> Result<Val, String> {
         Type::Float32 => Val::Float32(float(v)? as f32),
         Type::Float64 => Val::Float64(float(v)?),
         Type::Char => {
-            let s = v.as_str().ok_or_else(|| expected("a one-character string", v))?;
+            let s = v
+                .as_str()
+                .ok_or_else(|| expected("a one-character string", v))?;
             let mut chars = s.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => Val::Char(c),
                 _ => return Err(format!("expected exactly one character, got {s:?}")),
             }
         }
-        Type::String => Val::String(v.as_str().ok_or_else(|| expected("a string", v))?.to_owned()),
+        Type::String => Val::String(
+            v.as_str()
+                .ok_or_else(|| expected("a string", v))?
+                .to_owned(),
+        ),
         Type::List(list) => {
             let items = v.as_array().ok_or_else(|| expected("an array", v))?;
             let elem = list.ty();
@@ -275,7 +298,9 @@ pub fn json_to_val(v: &Value, ty: &Type) -> Result<Val, String> {
                     .collect::<Result<_, _>>()?,
             )
         }
-        Type::FixedLengthList(_) => return Err("fixed-length lists are not supported from JSON".into()),
+        Type::FixedLengthList(_) => {
+            return Err("fixed-length lists are not supported from JSON".into());
+        }
         Type::Map(map) => {
             let (kt, vt) = (map.key(), map.value());
             let pairs: Vec<(Val, Val)> = match v {
@@ -304,25 +329,41 @@ pub fn json_to_val(v: &Value, ty: &Type) -> Result<Val, String> {
             let mut used = 0;
             let mut fields = Vec::new();
             for field in record.fields() {
-                let found = [field.name.to_owned(), field.name.replace('-', "_"), camel(field.name)]
-                    .into_iter()
-                    .find_map(|k| obj.get(&k));
+                let found = [
+                    field.name.to_owned(),
+                    field.name.replace('-', "_"),
+                    camel(field.name),
+                ]
+                .into_iter()
+                .find_map(|k| obj.get(&k));
                 let val = match found {
                     Some(x) => {
                         used += 1;
-                        json_to_val(x, &field.ty).map_err(|e| format!("field `{}`: {e}", field.name))?
+                        json_to_val(x, &field.ty)
+                            .map_err(|e| format!("field `{}`: {e}", field.name))?
                     }
                     None if matches!(field.ty, Type::Option(_)) => Val::Option(None),
-                    None => return Err(format!("missing field `{}` ({})", field.name, type_name(&field.ty))),
+                    None => {
+                        return Err(format!(
+                            "missing field `{}` ({})",
+                            field.name,
+                            type_name(&field.ty)
+                        ));
+                    }
                 };
                 fields.push((field.name.to_owned(), val));
             }
             if used < obj.len() {
                 let known: Vec<String> = record.fields().map(|f| f.name.to_owned()).collect();
                 if let Some(extra) = obj.keys().find(|k| {
-                    !known.iter().any(|n| n == *k || n.replace('-', "_") == **k || camel(n) == **k)
+                    !known
+                        .iter()
+                        .any(|n| n == *k || n.replace('-', "_") == **k || camel(n) == **k)
                 }) {
-                    return Err(format!("unknown field `{extra}` (fields: {})", known.join(", ")));
+                    return Err(format!(
+                        "unknown field `{extra}` (fields: {})",
+                        known.join(", ")
+                    ));
                 }
             }
             Val::Record(fields)
@@ -331,7 +372,11 @@ pub fn json_to_val(v: &Value, ty: &Type) -> Result<Val, String> {
             let items = v.as_array().ok_or_else(|| expected("an array", v))?;
             let types: Vec<Type> = tuple.types().collect();
             if items.len() != types.len() {
-                return Err(format!("expected a tuple of {} items, got {}", types.len(), items.len()));
+                return Err(format!(
+                    "expected a tuple of {} items, got {}",
+                    types.len(),
+                    items.len()
+                ));
             }
             Val::Tuple(
                 items
@@ -346,18 +391,27 @@ pub fn json_to_val(v: &Value, ty: &Type) -> Result<Val, String> {
             let (case, payload) = tagged(v)?;
             let Some(c) = variant.cases().find(|c| c.name == case) else {
                 let names: Vec<&str> = variant.cases().map(|c| c.name).collect();
-                return Err(format!("unknown case {case:?} (cases: {})", names.join(", ")));
+                return Err(format!(
+                    "unknown case {case:?} (cases: {})",
+                    names.join(", ")
+                ));
             };
             let payload = match (&c.ty, payload) {
                 (None, None | Some(Value::Null)) => None,
                 (None, Some(_)) => return Err(format!("case `{case}` takes no payload")),
-                (Some(t), Some(p)) => Some(Box::new(json_to_val(p, t).map_err(|e| format!("case `{case}`: {e}"))?)),
-                (Some(t), None) => return Err(format!("case `{case}` needs a payload ({})", type_name(t))),
+                (Some(t), Some(p)) => Some(Box::new(
+                    json_to_val(p, t).map_err(|e| format!("case `{case}`: {e}"))?,
+                )),
+                (Some(t), None) => {
+                    return Err(format!("case `{case}` needs a payload ({})", type_name(t)));
+                }
             };
             Val::Variant(case.to_owned(), payload)
         }
         Type::Enum(e) => {
-            let s = v.as_str().ok_or_else(|| expected("a string naming a case", v))?;
+            let s = v
+                .as_str()
+                .ok_or_else(|| expected("a string naming a case", v))?;
             if !e.names().any(|n| n == s) {
                 let names: Vec<&str> = e.names().collect();
                 return Err(format!("unknown case {s:?} (cases: {})", names.join(", ")));
@@ -381,7 +435,11 @@ pub fn json_to_val(v: &Value, ty: &Type) -> Result<Val, String> {
             match case {
                 "ok" => Val::Result(Ok(side(res.ok(), payload)?)),
                 "err" => Val::Result(Err(side(res.err(), payload)?)),
-                _ => return Err(format!("expected {{\"ok\": ..}} or {{\"err\": ..}}, got {v}")),
+                _ => {
+                    return Err(format!(
+                        "expected {{\"ok\": ..}} or {{\"err\": ..}}, got {v}"
+                    ));
+                }
             }
         }
         Type::Flags(flags) => {
@@ -389,7 +447,11 @@ pub fn json_to_val(v: &Value, ty: &Type) -> Result<Val, String> {
             let set: Vec<String> = match v {
                 Value::Array(items) => items
                     .iter()
-                    .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| expected("a flag name", i)))
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| expected("a flag name", i))
+                    })
                     .collect::<Result<_, _>>()?,
                 Value::Object(obj) => obj
                     .iter()
@@ -402,7 +464,10 @@ pub fn json_to_val(v: &Value, ty: &Type) -> Result<Val, String> {
                 _ => return Err(expected("an array of flag names", v)),
             };
             if let Some(bad) = set.iter().find(|s| !names.contains(&s.as_str())) {
-                return Err(format!("unknown flag {bad:?} (flags: {})", names.join(", ")));
+                return Err(format!(
+                    "unknown flag {bad:?} (flags: {})",
+                    names.join(", ")
+                ));
             }
             Val::Flags(set)
         }
@@ -445,13 +510,19 @@ pub fn val_to_json(v: &Val) -> Value {
                 )
             } else {
                 Value::Array(
-                    pairs.iter().map(|(k, v)| Value::Array(vec![val_to_json(k), val_to_json(v)])).collect(),
+                    pairs
+                        .iter()
+                        .map(|(k, v)| Value::Array(vec![val_to_json(k), val_to_json(v)]))
+                        .collect(),
                 )
             }
         }
-        Val::Record(fields) => {
-            Value::Object(fields.iter().map(|(k, v)| (k.clone(), val_to_json(v))).collect())
-        }
+        Val::Record(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), val_to_json(v)))
+                .collect(),
+        ),
         Val::Variant(case, None) | Val::Enum(case) => Value::String(case.clone()),
         Val::Variant(case, Some(p)) => single(case, val_to_json(p)),
         Val::Option(None) => Value::Null,
@@ -484,7 +555,10 @@ fn tagged(v: &Value) -> Result<(&str, Option<&Value>), String> {
     match v {
         Value::String(s) => Ok((s.as_str(), None)),
         Value::Object(m) if m.len() == 1 => {
-            let (k, p) = m.iter().next().ok_or_else(|| expected("a single-key object", v))?;
+            let (k, p) = m
+                .iter()
+                .next()
+                .ok_or_else(|| expected("a single-key object", v))?;
             Ok((k.as_str(), Some(p)))
         }
         _ => Err(expected("\"case\" or {\"case\": payload}", v)),
@@ -503,7 +577,9 @@ fn int<T: TryFrom<i64> + TryFrom<u64> + std::str::FromStr>(v: &Value) -> Result<
                 Err(format!("expected an integer, got {v}"))
             }
         }
-        Value::String(s) => s.parse::<T>().map_err(|_| format!("expected an integer, got {v}")),
+        Value::String(s) => s
+            .parse::<T>()
+            .map_err(|_| format!("expected an integer, got {v}")),
         _ => Err(expected("an integer", v)),
     }
 }
@@ -567,7 +643,13 @@ pub fn type_name(ty: &Type) -> String {
         Type::Map(m) => format!("map<{}, {}>", type_name(&m.key()), type_name(&m.value())),
         Type::Record(_) => "record".into(),
         Type::Tuple(t) => {
-            format!("tuple<{}>", t.types().map(|t| type_name(&t)).collect::<Vec<_>>().join(", "))
+            format!(
+                "tuple<{}>",
+                t.types()
+                    .map(|t| type_name(&t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
         Type::Variant(_) => "variant".into(),
         Type::Enum(_) => "enum".into(),

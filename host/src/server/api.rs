@@ -33,7 +33,10 @@ impl From<HostError> for ApiError {
                 context: Some(json!({ "field": "code" })),
             },
             HostError::Load(e @ LoadError::Unavailable { .. }) => ApiError::Internal(e.into()),
-            HostError::Unloadable { id, reason } => ApiError::Unavailable { id, message: reason },
+            HostError::Unloadable { id, reason } => ApiError::Unavailable {
+                id,
+                message: reason,
+            },
             HostError::Task(m) => ApiError::Internal(anyhow::anyhow!(m)),
         }
     }
@@ -42,8 +45,14 @@ impl From<HostError> for ApiError {
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         match e {
-            RegistryError::NotFound { resource, id } => ApiError::NotFound { resource: resource_name(resource), id },
-            RegistryError::Conflict(message) => ApiError::Conflict { message, context: Value::Null },
+            RegistryError::NotFound { resource, id } => ApiError::NotFound {
+                resource: resource_name(resource),
+                id,
+            },
+            RegistryError::Conflict(message) => ApiError::Conflict {
+                message,
+                context: Value::Null,
+            },
             RegistryError::Invalid(v) => ApiError::Validation(v),
             other => ApiError::Internal(other.into()),
         }
@@ -95,7 +104,10 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         logs_dropped: state.host.log_writer().stats().dropped,
     };
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(gauges),
     )
         .into_response()
@@ -111,7 +123,10 @@ pub fn metadata_json(record: &FunctionRecord, v: &VersionRecord) -> Map<String, 
     m.insert("dependencies".into(), json!(v.dependencies));
     m.insert("createdAt".into(), json!(record.created_at.to_iso8601()));
     m.insert("updatedAt".into(), json!(record.updated_at.to_iso8601()));
-    m.insert("digest".into(), json!(format!("sha256:{}", v.component.digest.to_hex())));
+    m.insert(
+        "digest".into(),
+        json!(format!("sha256:{}", v.component.digest.to_hex())),
+    );
     m.insert("size".into(), json!(v.component.size));
     let mut limits = Map::new();
     if let Some(x) = v.limits.memory_mb {
@@ -126,14 +141,20 @@ pub fn metadata_json(record: &FunctionRecord, v: &VersionRecord) -> Map<String, 
     m.insert("limits".into(), Value::Object(limits));
     m.insert("env".into(), json!(v.env));
     // Secrets are write-only: their names, never their values.
-    m.insert("secrets".into(), json!(v.secrets.names().collect::<Vec<_>>()));
+    m.insert(
+        "secrets".into(),
+        json!(v.secrets.names().collect::<Vec<_>>()),
+    );
     m.insert("allowedHosts".into(), json!(v.allowed_hosts));
     m
 }
 
 fn load_json(m: &mut Map<String, Value>, load: &LoadInfo) {
     m.insert("fromCache".into(), json!(load.from_cache));
-    m.insert("loadTimeMs".into(), json!((load.load_time_ms * 1000.0).round() / 1000.0));
+    m.insert(
+        "loadTimeMs".into(),
+        json!((load.load_time_ms * 1000.0).round() / 1000.0),
+    );
     m.insert("degraded".into(), json!(load.degraded));
     if let Some(r) = &load.degradation_reason {
         m.insert("degradationReason".into(), json!(r));
@@ -142,7 +163,11 @@ fn load_json(m: &mut Map<String, Value>, load: &LoadInfo) {
 
 /// `POST /v1/api/functions`: JSON with base64 `code`, or multipart with `metadata` and
 /// `component` parts.
-pub async fn deploy(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn deploy(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let limit = state.config.max_upload_mb << 20;
     let media = media_type(&headers);
     let (metadata, bytes) = match media.as_deref() {
@@ -162,22 +187,36 @@ pub async fn deploy(State(state): State<Arc<AppState>>, headers: HeaderMap, body
         }
     };
     let deployed = state.host.deploy(metadata, bytes).await?;
-    state.metrics.load(deployed.load.tier.as_str(), deployed.load.load_time_ms / 1000.0, deployed.load.degraded);
+    state.metrics.load(
+        deployed.load.tier.as_str(),
+        deployed.load.load_time_ms / 1000.0,
+        deployed.load.degraded,
+    );
     let mut m = metadata_json(&deployed.record, &deployed.version);
     // A redeploy of an existing version reports that version's own timestamps.
     if !deployed.created {
-        m.insert("createdAt".into(), json!(deployed.version.created_at.to_iso8601()));
+        m.insert(
+            "createdAt".into(),
+            json!(deployed.version.created_at.to_iso8601()),
+        );
     }
     m.insert("kind".into(), json!(deployed.kind.as_str()));
     m.insert("created".into(), json!(deployed.created));
-    m.insert("active".into(), json!(deployed.record.active.version == deployed.version.version));
+    m.insert(
+        "active".into(),
+        json!(deployed.record.active.version == deployed.version.version),
+    );
     load_json(&mut m, &deployed.load);
     Ok((StatusCode::OK, Json(Value::Object(m))).into_response())
 }
 
 fn decode_code(code: Option<&Value>) -> Result<Vec<u8>, ApiError> {
     let invalid = |msg: &str, value: Value| {
-        ApiError::Validation(crate::validate::ValidationError::new("code", value, msg.to_owned()))
+        ApiError::Validation(crate::validate::ValidationError::new(
+            "code",
+            value,
+            msg.to_owned(),
+        ))
     };
     match code {
         None | Some(Value::Null) => Err(invalid(
@@ -189,9 +228,17 @@ fn decode_code(code: Option<&Value>) -> Result<Vec<u8>, ApiError> {
             base64::engine::general_purpose::STANDARD
                 .decode(trimmed.as_bytes())
                 .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(trimmed.as_bytes()))
-                .map_err(|e| invalid(&format!("Invalid code: not valid base64 ({e})"), Value::Null))
+                .map_err(|e| {
+                    invalid(
+                        &format!("Invalid code: not valid base64 ({e})"),
+                        Value::Null,
+                    )
+                })
         }
-        Some(other) => Err(invalid("Invalid code: must be a base64 string", json!(type_of(other)))),
+        Some(other) => Err(invalid(
+            "Invalid code: must be a base64 string",
+            json!(type_of(other)),
+        )),
     }
 }
 
@@ -206,7 +253,11 @@ fn type_of(v: &Value) -> &'static str {
     }
 }
 
-async fn read_multipart(headers: &HeaderMap, body: Body, limit: u64) -> Result<(DeployMetadata, Vec<u8>), ApiError> {
+async fn read_multipart(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+) -> Result<(DeployMetadata, Vec<u8>), ApiError> {
     let boundary = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -223,11 +274,15 @@ async fn read_multipart(headers: &HeaderMap, body: Body, limit: u64) -> Result<(
         .map_err(|e| ApiError::bad_request(format!("invalid multipart body: {e}")))?
     {
         let name = field.name().unwrap_or_default().to_owned();
-        let data = field.bytes().await.map_err(|e| ApiError::bad_request(format!("invalid multipart part {name:?}: {e}")))?;
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("invalid multipart part {name:?}: {e}")))?;
         match name.as_str() {
             "metadata" => {
-                let value: Value = serde_json::from_slice(&data)
-                    .map_err(|e| ApiError::bad_request(format!("the metadata part is not valid JSON: {e}")))?;
+                let value: Value = serde_json::from_slice(&data).map_err(|e| {
+                    ApiError::bad_request(format!("the metadata part is not valid JSON: {e}"))
+                })?;
                 metadata = Some(parse_deploy_metadata(&value)?);
             }
             "component" | "code" | "file" => component = Some(data.to_vec()),
@@ -238,8 +293,12 @@ async fn read_multipart(headers: &HeaderMap, body: Body, limit: u64) -> Result<(
             }
         }
     }
-    let metadata = metadata.ok_or_else(|| ApiError::bad_request("multipart deploy is missing the \"metadata\" part"))?;
-    let component = component.ok_or_else(|| ApiError::bad_request("multipart deploy is missing the \"component\" part"))?;
+    let metadata = metadata.ok_or_else(|| {
+        ApiError::bad_request("multipart deploy is missing the \"metadata\" part")
+    })?;
+    let component = component.ok_or_else(|| {
+        ApiError::bad_request("multipart deploy is missing the \"component\" part")
+    })?;
     Ok((metadata, component))
 }
 
@@ -250,12 +309,18 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
     Ok(Json(Value::Array(
-        records.iter().map(|r| Value::Object(metadata_json(r, &r.active))).collect(),
+        records
+            .iter()
+            .map(|r| Value::Object(metadata_json(r, &r.active)))
+            .collect(),
     )))
 }
 
 /// `GET /v1/api/functions/:id` and `/info`: metadata and how the served version was loaded.
-pub async fn info(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn info(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     validate_function_id(&id)?;
     match state.host.get(&id).await {
         Ok(active) => Ok(Json(info_json(&active))),
@@ -284,17 +349,27 @@ fn info_json(active: &Active) -> Value {
     }
     load_json(&mut m, &active.load);
     if let Some(typed) = Some(active.component.typed_exports()).filter(|t| !t.is_empty()) {
-        m.insert("exports".into(), json!(typed.iter().map(|f| f.signature()).collect::<Vec<_>>()));
+        m.insert(
+            "exports".into(),
+            json!(typed.iter().map(|f| f.signature()).collect::<Vec<_>>()),
+        );
     }
     Value::Object(m)
 }
 
 /// `GET /v1/api/functions/:id/versions`: every version and the deployment history.
-pub async fn versions(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn versions(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     validate_function_id(&id)?;
     let registry = state.host.registry().clone();
     let (record, versions, history) = tokio::task::spawn_blocking(move || {
-        Ok::<_, RegistryError>((registry.get_function(&id)?, registry.list_versions(&id)?, registry.history(&id)?))
+        Ok::<_, RegistryError>((
+            registry.get_function(&id)?,
+            registry.list_versions(&id)?,
+            registry.history(&id)?,
+        ))
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))??;
@@ -308,7 +383,9 @@ pub async fn versions(State(state): State<Arc<AppState>>, Path(id): Path<String>
             Value::Object(m)
         })
         .collect();
-    Ok(Json(json!({ "id": record.id, "active": record.active.version, "versions": versions, "history": history })))
+    Ok(Json(
+        json!({ "id": record.id, "active": record.active.version, "versions": versions, "history": history }),
+    ))
 }
 
 /// `POST /v1/api/functions/:id/rollback` with `{"version"}`.
@@ -324,9 +401,21 @@ pub async fn rollback(
     let version = match value.get("version") {
         Some(Value::String(v)) => v.clone(),
         Some(other) => {
-            return Err(crate::validate::ValidationError::new("version", other.clone(), "Invalid version: must be a string").into());
+            return Err(crate::validate::ValidationError::new(
+                "version",
+                other.clone(),
+                "Invalid version: must be a string",
+            )
+            .into());
         }
-        None => return Err(crate::validate::ValidationError::new("version", Value::Null, "Missing required field: version").into()),
+        None => {
+            return Err(crate::validate::ValidationError::new(
+                "version",
+                Value::Null,
+                "Missing required field: version",
+            )
+            .into());
+        }
     };
     crate::validate::validate_version(&version)?;
     let (active, previous) = state.host.rollback(&id, &version).await?;
@@ -340,7 +429,10 @@ pub async fn rollback(
 }
 
 /// `DELETE /v1/api/functions/:id`: the function, its versions and history.
-pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     validate_function_id(&id)?;
     state.host.delete(&id).await?;
     state.metrics.forget(&id);
@@ -366,7 +458,11 @@ pub async fn list_keys(State(state): State<Arc<AppState>>) -> Result<Json<Value>
 }
 
 /// `POST /v1/api/keys` with `{"name", "expiresAt"?}`: the key is in this answer only.
-pub async fn create_key(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn create_key(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let raw = read_limited(&headers, body, 64 * 1024).await?;
     let value = parse_json(&headers, &raw)?;
     let name = match value.get("name") {
@@ -383,14 +479,28 @@ pub async fn create_key(State(state): State<Arc<AppState>>, headers: HeaderMap, 
     let expires_at = match value.get("expiresAt") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(Timestamp::parse(s).ok_or_else(|| {
-            crate::validate::ValidationError::new("expiresAt", json!(s), "Invalid expiresAt: expected an ISO 8601 timestamp")
+            crate::validate::ValidationError::new(
+                "expiresAt",
+                json!(s),
+                "Invalid expiresAt: expected an ISO 8601 timestamp",
+            )
         })?),
         Some(other) => {
-            return Err(crate::validate::ValidationError::new("expiresAt", other.clone(), "Invalid expiresAt: expected an ISO 8601 timestamp").into());
+            return Err(crate::validate::ValidationError::new(
+                "expiresAt",
+                other.clone(),
+                "Invalid expiresAt: expected an ISO 8601 timestamp",
+            )
+            .into());
         }
     };
     if expires_at.is_some_and(|t| t <= Timestamp::now()) {
-        return Err(crate::validate::ValidationError::new("expiresAt", value["expiresAt"].clone(), "Invalid expiresAt: must be in the future").into());
+        return Err(crate::validate::ValidationError::new(
+            "expiresAt",
+            value["expiresAt"].clone(),
+            "Invalid expiresAt: must be in the future",
+        )
+        .into());
     }
     let registry = state.host.registry().clone();
     let created = tokio::task::spawn_blocking(move || registry.create_key(&name, expires_at))
@@ -402,7 +512,10 @@ pub async fn create_key(State(state): State<Arc<AppState>>, headers: HeaderMap, 
 }
 
 /// `DELETE /v1/api/keys/:id`: revokes at once on this host.
-pub async fn revoke_key(State(state): State<Arc<AppState>>, Path(key_id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn revoke_key(
+    State(state): State<Arc<AppState>>,
+    Path(key_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let registry = state.host.registry().clone();
     let record = tokio::task::spawn_blocking(move || registry.revoke_key(&key_id))
         .await

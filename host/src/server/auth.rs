@@ -33,9 +33,9 @@ pub struct KeyCache {
 
 impl KeyCache {
     fn fresh(&self, hash: &[u8; 32], now_ms: i64) -> bool {
-        self.entries.get(hash).is_some_and(|e| {
-            e.0.elapsed() < KEY_CACHE_TTL && e.1.is_none_or(|exp| now_ms < exp)
-        })
+        self.entries
+            .get(hash)
+            .is_some_and(|e| e.0.elapsed() < KEY_CACHE_TTL && e.1.is_none_or(|exp| now_ms < exp))
     }
 
     /// Forgets every cached key (after a revocation through this host).
@@ -55,8 +55,12 @@ pub async fn gate(
         let d = state.ip_limiter.check(&peer.ip().to_string());
         if !d.allowed {
             state.metrics.rate_limited("ip");
-            return ApiError::RateLimited { scope: "ip", retry_after: d.retry_after_s, reset_at: d.reset_at_ms }
-                .into_response();
+            return ApiError::RateLimited {
+                scope: "ip",
+                retry_after: d.retry_after_s,
+                reset_at: d.reset_at_ms,
+            }
+            .into_response();
         }
         Some(d)
     } else {
@@ -68,14 +72,21 @@ pub async fn gate(
     let mut response = next.run(request).await;
     if let Some(d) = decision {
         let headers = response.headers_mut();
-        headers.entry("x-ratelimit-remaining").or_insert(HeaderValue::from(d.remaining));
-        headers.entry("x-ratelimit-reset").or_insert(HeaderValue::from(d.reset_at_ms));
+        headers
+            .entry("x-ratelimit-remaining")
+            .or_insert(HeaderValue::from(d.remaining));
+        headers
+            .entry("x-ratelimit-reset")
+            .or_insert(HeaderValue::from(d.reset_at_ms));
     }
     response
 }
 
 async fn authenticate(state: &AppState, presented: Option<&HeaderValue>) -> Result<(), ApiError> {
-    let Some(raw) = presented.map(HeaderValue::as_bytes).filter(|v| !v.is_empty()) else {
+    let Some(raw) = presented
+        .map(HeaderValue::as_bytes)
+        .filter(|v| !v.is_empty())
+    else {
         return Err(ApiError::MissingKey);
     };
     if let Some(configured) = &state.config.api_key
@@ -104,6 +115,8 @@ async fn authenticate(state: &AppState, presented: Option<&HeaderValue>) -> Resu
         }
         Err(AuthError::Missing) => Err(ApiError::MissingKey),
         Err(AuthError::Invalid) => Err(ApiError::InvalidKey),
-        Err(AuthError::Unavailable(e)) => Err(ApiError::Internal(anyhow::Error::new(e).context("verifying an API key"))),
+        Err(AuthError::Unavailable(e)) => Err(ApiError::Internal(
+            anyhow::Error::new(e).context("verifying an API key"),
+        )),
     }
 }

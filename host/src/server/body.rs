@@ -22,16 +22,25 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: u64) -> Result
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit");
-        if too_large { ApiError::PayloadTooLarge { limit } } else { ApiError::bad_request(format!("could not read the request body: {e}")) }
+        if too_large {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+        }
     })
 }
 
 /// The media type of the request (`application/json` from `application/json; charset=utf-8`),
 /// lowercase; `None` when absent.
 pub fn media_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+    headers.get(header::CONTENT_TYPE).map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    })
 }
 
 /// Whether the media type is JSON (`application/json` or `application/*+json`).
@@ -44,10 +53,15 @@ pub fn parse_json(headers: &HeaderMap, bytes: &[u8]) -> Result<serde_json::Value
     if let Some(media) = media_type(headers)
         && !is_json(&media)
     {
-        return Err(ApiError::UnsupportedMediaType { got: media, expected: "application/json" });
+        return Err(ApiError::UnsupportedMediaType {
+            got: media,
+            expected: "application/json",
+        });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("request body is empty: expected a JSON object"));
+        return Err(ApiError::bad_request(
+            "request body is empty: expected a JSON object",
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
         message: format!("request body is not valid JSON: {e}"),

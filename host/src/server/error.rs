@@ -128,12 +128,18 @@ impl From<anyhow::Error> for ApiError {
 impl ApiError {
     /// Shorthand for a 400 without context.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::BadRequest { message: message.into(), context: None }
+        ApiError::BadRequest {
+            message: message.into(),
+            context: None,
+        }
     }
 
     /// Shorthand for an unknown function.
     pub fn function_not_found(id: &str) -> Self {
-        ApiError::NotFound { resource: "Function", id: id.to_owned() }
+        ApiError::NotFound {
+            resource: "Function",
+            id: id.to_owned(),
+        }
     }
 
     /// The status code.
@@ -211,7 +217,11 @@ impl ApiError {
                 "error": code::AUTHENTICATION_ERROR,
                 "message": "Invalid API key",
             }),
-            ApiError::RateLimited { scope, retry_after, reset_at } => json!({
+            ApiError::RateLimited {
+                scope,
+                retry_after,
+                reset_at,
+            } => json!({
                 "error": "Too Many Requests",
                 "message": format!("Rate limit exceeded for {scope}. Please retry after {retry_after} seconds."),
                 "retryAfter": retry_after,
@@ -244,12 +254,19 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(self.body())).into_response();
         let headers = response.headers_mut();
         match &self {
-            ApiError::RateLimited { retry_after, reset_at, .. } => {
+            ApiError::RateLimited {
+                retry_after,
+                reset_at,
+                ..
+            } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
                 headers.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
                 headers.insert("x-ratelimit-reset", HeaderValue::from(*reset_at));
             }
-            ApiError::Invocation { error: InvokeError::Busy(_), .. } => {
+            ApiError::Invocation {
+                error: InvokeError::Busy(_),
+                ..
+            } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(1u32));
             }
             _ => {}

@@ -24,13 +24,25 @@ use crate::validate::{ValidationError, validate_function_id};
 pub struct GuestResponse;
 
 /// `ANY /v1/functions/:id`.
-pub async fn invoke(state: State<Arc<AppState>>, Path(id): Path<String>, request: Request) -> Response {
-    dispatch(state.0, id, None, request).await.unwrap_or_else(IntoResponse::into_response)
+pub async fn invoke(
+    state: State<Arc<AppState>>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    dispatch(state.0, id, None, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// `ANY /v1/functions/:id/invoke`: the same as the bare path.
-pub async fn invoke_explicit(state: State<Arc<AppState>>, Path(id): Path<String>, request: Request) -> Response {
-    dispatch(state.0, id, None, request).await.unwrap_or_else(IntoResponse::into_response)
+pub async fn invoke_explicit(
+    state: State<Arc<AppState>>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    dispatch(state.0, id, None, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// `ANY /v1/functions/:id/*rest`: sub-paths, for HTTP handlers.
@@ -39,7 +51,9 @@ pub async fn invoke_path(
     Path((id, rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    dispatch(state.0, id, Some(rest), request).await.unwrap_or_else(IntoResponse::into_response)
+    dispatch(state.0, id, Some(rest), request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 fn request_id(request: &Request) -> String {
@@ -52,13 +66,22 @@ fn request_id(request: &Request) -> String {
         .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()))
 }
 
-async fn dispatch(state: Arc<AppState>, id: String, rest: Option<String>, request: Request) -> Result<Response, ApiError> {
+async fn dispatch(
+    state: Arc<AppState>,
+    id: String,
+    rest: Option<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
     validate_function_id(&id)?;
     if state.function_limiter.enabled() {
         let d = state.function_limiter.check(&id);
         if !d.allowed {
             state.metrics.rate_limited("function");
-            return Err(ApiError::RateLimited { scope: "function", retry_after: d.retry_after_s, reset_at: d.reset_at_ms });
+            return Err(ApiError::RateLimited {
+                scope: "function",
+                retry_after: d.retry_after_s,
+                reset_at: d.reset_at_ms,
+            });
         }
     }
     let rid = request_id(&request);
@@ -67,30 +90,69 @@ async fn dispatch(state: Arc<AppState>, id: String, rest: Option<String>, reques
         return pass_through(state, active, rest, rid, request).await;
     }
     if let Some(rest) = rest {
-        return Err(ApiError::RouteNotFound(format!("/v1/functions/{id}/{rest}")));
+        return Err(ApiError::RouteNotFound(format!(
+            "/v1/functions/{id}/{rest}"
+        )));
     }
     if request.method() != Method::POST {
-        return Err(ApiError::MethodNotAllowed { method: request.method().to_string(), path: request.uri().path().to_owned() });
+        return Err(ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            path: request.uri().path().to_owned(),
+        });
     }
     let (parts, body) = request.into_parts();
     let raw = read_limited(&parts.headers, body, state.config.max_upload_mb << 20).await?;
     let value = parse_json(&parts.headers, &raw)?;
     let Some(obj) = value.as_object() else {
-        return Err(ValidationError::new("body", Value::Null, "Invalid invoke body: expected {\"method\", \"params\"}").into());
+        return Err(ValidationError::new(
+            "body",
+            Value::Null,
+            "Invalid invoke body: expected {\"method\", \"params\"}",
+        )
+        .into());
     };
     let method = match obj.get("method") {
         Some(Value::String(m)) if !m.is_empty() => m.clone(),
-        Some(other) => return Err(ValidationError::new("method", other.clone(), "Invalid method: must be a non-empty string").into()),
-        None => return Err(ValidationError::new("method", Value::Null, "Missing required field: method").into()),
+        Some(other) => {
+            return Err(ValidationError::new(
+                "method",
+                other.clone(),
+                "Invalid method: must be a non-empty string",
+            )
+            .into());
+        }
+        None => {
+            return Err(ValidationError::new(
+                "method",
+                Value::Null,
+                "Missing required field: method",
+            )
+            .into());
+        }
     };
-    let params = obj.get("params").cloned().unwrap_or_else(|| Value::Array(vec![]));
+    let params = obj
+        .get("params")
+        .cloned()
+        .unwrap_or_else(|| Value::Array(vec![]));
     let invocation = state.host.invoke(&id, &method, &params, &rid).await?;
     let outcome = invocation.outcome;
-    let label = outcome.result.as_ref().map_or_else(|e| e.kind(), |_| "success");
-    state.metrics.invocation(&id, &invocation.version, label, outcome.elapsed.as_secs_f64());
+    let label = outcome
+        .result
+        .as_ref()
+        .map_or_else(|e| e.kind(), |_| "success");
+    state.metrics.invocation(
+        &id,
+        &invocation.version,
+        label,
+        outcome.elapsed.as_secs_f64(),
+    );
     let mut response = match outcome.result {
         Ok(result) => (StatusCode::OK, Json(json!({ "result": result }))).into_response(),
-        Err(error) => ApiError::Invocation { id: id.clone(), error }.into_response(),
+        Err(error) => ApiError::Invocation {
+            id: id.clone(),
+            error,
+        }
+        .into_response(),
     };
     set_call_headers(&mut response, &rid, &invocation.version);
     Ok(response)
@@ -114,7 +176,11 @@ async fn pass_through(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     let path = format!("/{}{query}", rest.unwrap_or_default());
     let authority = parts
         .headers
@@ -141,8 +207,13 @@ async fn pass_through(
     let (f2, v2) = (function.clone(), version.clone());
     tokio::spawn(async move {
         let outcome = completion.await;
-        let label = outcome.result.as_ref().map_or_else(InvokeError::kind, |_| "success");
-        metrics_state.metrics.invocation(&f2, &v2, label, outcome.elapsed.as_secs_f64());
+        let label = outcome
+            .result
+            .as_ref()
+            .map_or_else(InvokeError::kind, |_| "success");
+        metrics_state
+            .metrics
+            .invocation(&f2, &v2, label, outcome.elapsed.as_secs_f64());
     });
     let mut response = match call.response {
         Ok(resp) => {
@@ -150,7 +221,11 @@ async fn pass_through(
             r.extensions_mut().insert(GuestResponse);
             r
         }
-        Err(error) => ApiError::Invocation { id: function, error }.into_response(),
+        Err(error) => ApiError::Invocation {
+            id: function,
+            error,
+        }
+        .into_response(),
     };
     set_call_headers(&mut response, &rid, &version);
     Ok(response)
@@ -183,11 +258,17 @@ pub async fn logs(
     if let Some(level) = params.level.as_deref() {
         let level: LogLevel = level
             .parse()
-            .map_err(|e: crate::registry::InvalidLogLevel| ValidationError::new("level", json!(level), e.to_string()))?;
+            .map_err(|e: crate::registry::InvalidLogLevel| {
+                ValidationError::new("level", json!(level), e.to_string())
+            })?;
         query.level = Some(LevelFilter::Exact(level));
     }
     if let Some(ts) = params.timestamp.as_deref() {
-        let parsed = ts.parse::<i64>().ok().map(Timestamp::from_millis).or_else(|| Timestamp::parse(ts));
+        let parsed = ts
+            .parse::<i64>()
+            .ok()
+            .map(Timestamp::from_millis)
+            .or_else(|| Timestamp::parse(ts));
         query.after = Some(parsed.ok_or_else(|| {
             ValidationError::new("timestamp", json!(ts), "Invalid timestamp: expected ISO 8601 (2024-01-15T10:30:00.000Z) or Unix milliseconds")
         })?);
@@ -197,7 +278,12 @@ pub async fn logs(
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if (1..=MAX_LOGS_LIMIT).contains(&n) => n,
             _ => {
-                return Err(ValidationError::new("limit", json!(raw), format!("Invalid limit: must be an integer from 1 to {MAX_LOGS_LIMIT}")).into());
+                return Err(ValidationError::new(
+                    "limit",
+                    json!(raw),
+                    format!("Invalid limit: must be an integer from 1 to {MAX_LOGS_LIMIT}"),
+                )
+                .into());
             }
         },
     };
@@ -210,6 +296,9 @@ pub async fn logs(
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))??;
-    let logs: Vec<Value> = records.iter().map(|r| serde_json::to_value(&r.entry).unwrap_or(Value::Null)).collect();
+    let logs: Vec<Value> = records
+        .iter()
+        .map(|r| serde_json::to_value(&r.entry).unwrap_or(Value::Null))
+        .collect();
     Ok(Json(json!({ "logs": logs })))
 }

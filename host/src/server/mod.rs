@@ -62,24 +62,35 @@ impl App {
     }
 
     /// [`App::build`] with the rate limiters on `clock` (tests move time by hand).
-    pub async fn build_with_clock(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(
+        config: ServeConfig,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         config.check()?;
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("creating the data directory {}", config.data_dir.display())
+        })?;
         let registry: Arc<dyn Registry> = Arc::new(
             SqliteRegistry::open_with(
                 &config.data_dir,
                 SqliteOptions {
-                    logs: LogWriterConfig { retention: config.log_retention.max(1) as usize, ..LogWriterConfig::default() },
+                    logs: LogWriterConfig {
+                        retention: config.log_retention.max(1) as usize,
+                        ..LogWriterConfig::default()
+                    },
                     ..SqliteOptions::default()
                 },
             )
-                .with_context(|| format!("opening the registry in {}", config.data_dir.display()))?,
+            .with_context(|| format!("opening the registry in {}", config.data_dir.display()))?,
         );
         let engine = crate::engine::EngineHandle::new(config.engine())?;
         let runtime = Arc::new(Runtime::new(engine, config.queue_timeout)?);
-        let loader = Loader::new(runtime, Some(&config.cache_dir()), config.cache_memory_mb << 20);
+        let loader = Loader::new(
+            runtime,
+            Some(&config.cache_dir()),
+            config.cache_memory_mb << 20,
+        );
         let host = Arc::new(FunctionHost::new(registry.clone(), loader));
 
         if config.api_key.is_none() {
@@ -89,14 +100,22 @@ impl App {
             };
             if keys.is_empty() {
                 let r = registry.clone();
-                let created = tokio::task::spawn_blocking(move || r.create_key("admin", None)).await??;
-                println!("Created an admin API key (shown once, keep it): {}", created.key);
+                let created =
+                    tokio::task::spawn_blocking(move || r.create_key("admin", None)).await??;
+                println!(
+                    "Created an admin API key (shown once, keep it): {}",
+                    created.key
+                );
             }
         }
         let warmed = host.warm().await;
         tracing::info!(functions = warmed, "cache warmed");
 
-        let (ip, function) = if config.no_rate_limit { (0, 0) } else { (config.rate_limit_ip, config.rate_limit_function) };
+        let (ip, function) = if config.no_rate_limit {
+            (0, 0)
+        } else {
+            (config.rate_limit_ip, config.rate_limit_function)
+        };
         let state = Arc::new(AppState {
             ip_limiter: RateLimiter::new(ip, clock.clone()),
             function_limiter: RateLimiter::new(function, clock),
@@ -120,8 +139,14 @@ impl App {
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish
     /// for up to the configured grace period and flushes the logs.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
         let grace = self.state.config.shutdown_grace;
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -167,7 +192,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/v1/functions", calls.clone())
         .nest("/functions", calls)
         .route("/metrics", get(api::metrics))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::gate,
+        ));
     Router::new()
         .route("/", get(api::root))
         .route("/health", get(api::health))
@@ -184,13 +212,20 @@ async fn not_found(uri: Uri) -> ApiError {
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned() }
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
 }
 
 /// Every API answer is JSON; guest HTTP responses keep their own content type.
 async fn json_content_type(request: Request, next: axum::middleware::Next) -> Response {
     let mut response = next.run(request).await.into_response();
-    if response.extensions().get::<invoke::GuestResponse>().is_none() {
+    if response
+        .extensions()
+        .get::<invoke::GuestResponse>()
+        .is_none()
+    {
         response
             .headers_mut()
             .entry(header::CONTENT_TYPE)

@@ -8,5 +8,9 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
 /// `GET /openapi.json`.
 pub async fn serve() -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI_JSON,
+    )
+        .into_response()
 }

@@ -28,7 +28,10 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
     }
 }
 
@@ -85,7 +88,12 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter allowing `limit` requests per key per window (0 turns it off).
     pub fn new(limit: u32, clock: Arc<dyn Clock>) -> Self {
-        Self { limit, windows: DashMap::new(), clock, calls: AtomicU64::new(0) }
+        Self {
+            limit,
+            windows: DashMap::new(),
+            clock,
+            calls: AtomicU64::new(0),
+        }
     }
 
     /// Whether this limiter limits anything.
@@ -98,22 +106,43 @@ impl RateLimiter {
         let now = self.clock.now_ms();
         let window_ms = WINDOW.as_millis() as u64;
         if self.limit == 0 {
-            return Decision { allowed: true, remaining: u32::MAX, reset_at_ms: now + window_ms, retry_after_s: 0 };
+            return Decision {
+                allowed: true,
+                remaining: u32::MAX,
+                reset_at_ms: now + window_ms,
+                retry_after_s: 0,
+            };
         }
         if self.calls.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.windows.retain(|_, w| now < w.start_ms + window_ms);
         }
-        let mut w = self.windows.entry(key.to_owned()).or_insert(Window { start_ms: now, count: 0 });
+        let mut w = self.windows.entry(key.to_owned()).or_insert(Window {
+            start_ms: now,
+            count: 0,
+        });
         if now >= w.start_ms + window_ms {
-            *w = Window { start_ms: now, count: 0 };
+            *w = Window {
+                start_ms: now,
+                count: 0,
+            };
         }
         let reset_at_ms = w.start_ms + window_ms;
         let retry_after_s = reset_at_ms.saturating_sub(now).div_ceil(1000).max(1);
         if w.count >= self.limit {
-            return Decision { allowed: false, remaining: 0, reset_at_ms, retry_after_s };
+            return Decision {
+                allowed: false,
+                remaining: 0,
+                reset_at_ms,
+                retry_after_s,
+            };
         }
         w.count += 1;
-        Decision { allowed: true, remaining: self.limit - w.count, reset_at_ms, retry_after_s }
+        Decision {
+            allowed: true,
+            remaining: self.limit - w.count,
+            reset_at_ms,
+            retry_after_s,
+        }
     }
 }
 

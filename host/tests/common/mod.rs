@@ -18,7 +18,10 @@ pub struct Core {
 }
 
 pub fn engine_config() -> EngineConfig {
-    EngineConfig { max_instances: 16, ..EngineConfig::default() }
+    EngineConfig {
+        max_instances: 16,
+        ..EngineConfig::default()
+    }
 }
 
 impl Core {
@@ -31,12 +34,19 @@ impl Core {
         let engine = EngineHandle::new(config).expect("engine");
         let runtime = Arc::new(Runtime::new(engine, queue_timeout).expect("runtime"));
         let loader = Loader::new(runtime.clone(), Some(&dir.path().join("cache")), 64 << 20);
-        Self { runtime, loader, dir }
+        Self {
+            runtime,
+            loader,
+            dir,
+        }
     }
 
     /// Compiles `bytes` as a deploy would.
     pub async fn deploy(&self, bytes: Vec<u8>) -> LoadResult {
-        self.loader.compile_new(Arc::new(bytes)).await.expect("component compiles")
+        self.loader
+            .compile_new(Arc::new(bytes))
+            .await
+            .expect("component compiles")
     }
 }
 
@@ -50,7 +60,11 @@ pub fn spec(id: &str, limits: Limits) -> CallSpec {
 }
 
 pub fn limits(memory_mb: u32, timeout_ms: u64, max_concurrency: u32) -> Limits {
-    Limits { memory_mb, timeout: Duration::from_millis(timeout_ms), max_concurrency }
+    Limits {
+        memory_mb,
+        timeout: Duration::from_millis(timeout_ms),
+        max_concurrency,
+    }
 }
 
 /// A component exporting `run: func() -> u32` whose body is `body` (a core wasm function

@@ -47,9 +47,13 @@ impl TestServer {
     pub async fn start_with(config: ServeConfig) -> Self {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
         let data_dir = config.data_dir.clone();
-        let app = App::build_with_clock(config, clock.clone()).await.expect("app builds");
+        let app = App::build_with_clock(config, clock.clone())
+            .await
+            .expect("app builds");
         let state = app.state().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.serve(listener, async move {
@@ -82,17 +86,36 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.client.get(self.url(path)).header("x-api-key", KEY).send().await.expect("request");
+        let r = self
+            .client
+            .get(self.url(path))
+            .header("x-api-key", KEY)
+            .send()
+            .await
+            .expect("request");
         decode(r).await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
-        let r = self.client.delete(self.url(path)).header("x-api-key", KEY).send().await.expect("request");
+        let r = self
+            .client
+            .delete(self.url(path))
+            .header("x-api-key", KEY)
+            .send()
+            .await
+            .expect("request");
         decode(r).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self.client.post(self.url(path)).header("x-api-key", KEY).json(body).send().await.expect("request");
+        let r = self
+            .client
+            .post(self.url(path))
+            .header("x-api-key", KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
         decode(r).await
     }
 
@@ -115,7 +138,11 @@ impl TestServer {
     }
 
     pub async fn invoke(&self, id: &str, method: &str, params: Value) -> (u16, Value) {
-        self.post(&format!("/v1/functions/{id}"), &json!({ "method": method, "params": params })).await
+        self.post(
+            &format!("/v1/functions/{id}"),
+            &json!({ "method": method, "params": params }),
+        )
+        .await
     }
 }
 
@@ -136,13 +163,22 @@ pub async fn decode(r: reqwest::Response) -> (u16, Value) {
 
 /// Compares `actual` with `tests/golden/NAME.json`; `FDO_BLESS=1` rewrites the file.
 pub fn golden(name: &str, actual: &Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.json"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.json"));
     let pretty = serde_json::to_string_pretty(actual).unwrap() + "\n";
     if std::env::var_os("FDO_BLESS").is_some() {
         std::fs::write(&path, &pretty).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {} (run with FDO_BLESS=1 to create it)", path.display()));
-    assert_eq!(pretty, expected, "golden file {name} differs (FDO_BLESS=1 rewrites it)");
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {} (run with FDO_BLESS=1 to create it)",
+            path.display()
+        )
+    });
+    assert_eq!(
+        pretty, expected,
+        "golden file {name} differs (FDO_BLESS=1 rewrites it)"
+    );
 }
