@@ -126,6 +126,10 @@ pub struct FunctionHost {
     runtime: Arc<Runtime>,
     logs: LogWriter,
     active: DashMap<String, Arc<Active>>,
+    /// Bumped by every deploy, rollback and delete. A load started before a change must not
+    /// put what it read into `active` afterwards (it could resurrect a deleted function or
+    /// hide a new version), so `get` caches only when no change happened meanwhile.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl FunctionHost {
@@ -139,6 +143,7 @@ impl FunctionHost {
             runtime,
             logs,
             active: DashMap::new(),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -187,6 +192,7 @@ impl FunctionHost {
         let load = LoadInfo::from_result(&loaded);
         let kind = loaded.component.kind();
         if outcome.created {
+            self.changed(&outcome.function.id);
             let active = self.activate(
                 outcome.function.clone(),
                 outcome.function.active.clone(),
@@ -217,11 +223,31 @@ impl FunctionHost {
         if let Some(a) = self.active.get(id) {
             return Ok(a.clone());
         }
+        let generation = self.generation();
         let owned = id.to_owned();
         let record = self.blocking(move |r| r.get_function(&owned)).await?;
         let active = Arc::new(self.load_record(record).await?);
-        self.active.insert(id.to_owned(), active.clone());
-        Ok(active)
+        // Check and insert under the map's entry lock, so a concurrent change cannot slip in
+        // between the two.
+        match self.active.entry(id.to_owned()) {
+            dashmap::Entry::Occupied(e) => Ok(e.get().clone()),
+            dashmap::Entry::Vacant(e) if self.generation() == generation => {
+                e.insert(active.clone());
+                Ok(active)
+            }
+            dashmap::Entry::Vacant(_) => Ok(active),
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Records a change to `id` and drops its loaded state.
+    fn changed(&self, id: &str) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.active.remove(id);
     }
 
     /// Loads a function's active version; if that fails, the newest earlier version that
@@ -481,7 +507,7 @@ impl FunctionHost {
     ) -> Result<(Arc<Active>, String), HostError> {
         let (id2, v2) = (id.to_owned(), version.to_owned());
         let outcome = self.blocking(move |r| r.rollback(&id2, &v2)).await?;
-        self.active.remove(id);
+        self.changed(id);
         let active = Arc::new(self.load_record(outcome.function.clone()).await?);
         self.active.insert(id.to_owned(), active.clone());
         let mut entry = LogEntry::new(
@@ -497,15 +523,13 @@ impl FunctionHost {
     /// Deletes the function with everything it has.
     pub async fn delete(&self, id: &str) -> Result<(), HostError> {
         let owned = id.to_owned();
-        let removed = self.active.remove(id);
+        self.changed(id);
         let outcome = self.blocking(move |r| r.delete_function(&owned)).await;
+        // Again after the delete: a call that loaded the function meanwhile is dropped too.
+        // The compiled code stays in the memory cache (another function may share it) until
+        // the cache's LRU policy evicts it.
+        self.changed(id);
         self.runtime.forget(id);
-        if let Some((_, active)) = removed {
-            // Nothing else references this code now that no version of the function exists.
-            if outcome.is_ok() {
-                self.loader.evict(&active.component.digest).await;
-            }
-        }
         outcome.map(|_| ())
     }
 
