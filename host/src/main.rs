@@ -1,10 +1,14 @@
-//! The `fdo` binary: `fdo serve` runs the host; the other subcommands are its tools.
+//! The `fdo` binary: `fdo serve` runs the host; the other subcommands are clients of a running
+//! host (`deploy`, `invoke`, `logs`, ...) and `keys` (over HTTP, or on a data directory).
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use fdo::config::ServeConfig;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use fdo::config::{LogFormat, ServeConfig};
 use tracing_subscriber::EnvFilter;
+
+/// Log levels when `RUST_LOG` is not set.
+const DEFAULT_LOG_FILTER: &str = "info,wasmtime=warn,cranelift=warn";
 
 /// fdo: a WebAssembly edge host speaking the Functions.do API.
 #[derive(Debug, Parser)]
@@ -18,39 +22,85 @@ struct Cli {
 enum Command {
     /// Run the host.
     Serve(ServeConfig),
-    /// Manage API keys in a data directory (works while the host runs).
-    Keys(fdo::cli::keys::KeysArgs),
+    #[command(flatten)]
+    Client(fdo::cli::ClientCommand),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift=warn")))
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(config) => serve(config).await,
-            Command::Keys(args) => fdo::cli::keys::run(args).await,
+    match cli.command {
+        Command::Serve(mut config) => {
+            if let Some(serve) = matches.subcommand_matches("serve")
+                && let Err(e) = config.load_file(serve)
+            {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(fdo::cli::exit::USAGE);
+            }
+            if config.print_config {
+                return match config.render() {
+                    Ok(text) => {
+                        print!("{text}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
+            init_tracing(config.log_format);
+            match runtime.block_on(serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "fdo stopped");
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
-    });
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+        Command::Client(command) => {
+            init_tracing(LogFormat::Text);
+            runtime.block_on(fdo::cli::run(command))
         }
     }
 }
 
-async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+/// Host logs on stderr; `RUST_LOG` sets the levels.
+fn init_tracing(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    // Colours only for a person at a terminal (and not when NO_COLOR is set).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+    }
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -60,30 +110,40 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     if let Some(dir) = deploy_dir {
         fdo::quickstart::deploy_dir(app.state(), &dir).await?;
     }
+    // Signals are caught from here on (before, the default action ends the process, and
+    // nothing is in flight yet).
+    let shutdown = shutdown_signal()?;
+    // Tests and scripts wait for this line: print it only when the host answers requests.
     println!("fdo listening on http://{addr}");
-    app.serve(listener, shutdown_signal()).await?;
-    Ok(ExitCode::SUCCESS)
+    tracing::info!(%addr, "listening");
+    app.serve(listener, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on SIGINT or SIGTERM; the handlers are installed when this returns.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!(
+                signal = name,
+                "shutting down: no new connections, finishing in-flight requests"
+            );
+        })
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        })
+    }
 }

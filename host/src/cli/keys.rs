@@ -1,23 +1,25 @@
-//! `fdo keys create|list|revoke`: API keys managed directly in a data directory. This works
-//! whether or not the host is running (the database allows a second writer); a revocation
-//! reaches a running host within its key-cache TTL (5 s).
+//! `fdo keys create|list|revoke`: API keys, over HTTP (`/v1/api/keys`, with `--url` and an
+//! admin key) or, with `--data-dir`, directly in a data directory. The local form works whether
+//! or not a host runs on that directory (the database allows a second writer), which is how the
+//! first key is made before any host has started; a revocation reaches a running host within
+//! its key-cache TTL (5 s).
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use serde_json::{Value, json};
 
-use crate::registry::{Registry, SqliteRegistry, Timestamp};
+use super::{CliError, Client, ClientOpts, output};
+use crate::registry::{ApiKeyRecord, Registry, SqliteRegistry, Timestamp};
 
 /// Arguments of `fdo keys`.
 #[derive(Debug, Args)]
 pub struct KeysArgs {
-    /// The host's data directory.
-    #[arg(long, env = "FDO_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR, global = true)]
-    data_dir: PathBuf,
-    /// Print JSON instead of text.
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    /// Work on this data directory directly instead of over HTTP.
     #[arg(long, global = true)]
-    json: bool,
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: KeysCommand,
 }
@@ -43,48 +45,152 @@ enum KeysCommand {
 }
 
 /// Runs `fdo keys`.
-pub async fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
-    tokio::task::spawn_blocking(move || run_blocking(args)).await?
+pub async fn run(args: KeysArgs) -> Result<(), CliError> {
+    match args.data_dir.clone() {
+        Some(dir) => tokio::task::spawn_blocking(move || local(args, dir))
+            .await
+            .map_err(|e| CliError::Other(anyhow::anyhow!("key task failed: {e}")))?,
+        None => remote(args).await,
+    }
 }
 
-fn run_blocking(args: KeysArgs) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&args.data_dir)?;
-    let registry = SqliteRegistry::open(&args.data_dir)?;
+fn expiry(expires_in: Option<std::time::Duration>) -> Option<Timestamp> {
+    expires_in.map(|d| {
+        Timestamp::from_millis(
+            Timestamp::now()
+                .as_millis()
+                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
+    })
+}
+
+fn local(args: KeysArgs, dir: PathBuf) -> Result<(), CliError> {
+    let open = || -> anyhow::Result<SqliteRegistry> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(SqliteRegistry::open(&dir)?)
+    };
+    let registry = open().map_err(|e| {
+        CliError::usage(format!(
+            "cannot open the data directory {}: {e:#}",
+            dir.display()
+        ))
+    })?;
+    let failed = |e: crate::registry::RegistryError| match e {
+        crate::registry::RegistryError::NotFound { id, .. } => {
+            CliError::usage(format!("no key with id {id}"))
+        }
+        other => CliError::Other(other.into()),
+    };
     match args.command {
         KeysCommand::Create { name, expires_in } => {
-            let expires = expires_in.map(|d| Timestamp::from_millis(Timestamp::now().as_millis() + d.as_millis() as i64));
-            let created = registry.create_key(&name, expires)?;
-            if args.json {
-                let mut v = serde_json::to_value(&created.record)?;
-                v["key"] = serde_json::json!(created.key);
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                println!("{}", created.key);
-                eprintln!("created key {} ({}); it is shown only this once", created.record.id, created.record.name);
-            }
+            let created = registry
+                .create_key(&name, expiry(expires_in))
+                .map_err(failed)?;
+            let mut v =
+                serde_json::to_value(&created.record).map_err(|e| CliError::Other(e.into()))?;
+            v["key"] = json!(created.key);
+            print_created(&v, args.client.json);
         }
         KeysCommand::List => {
-            let keys = registry.list_keys()?;
+            let keys = registry.list_keys().map_err(failed)?;
             let now = Timestamp::now();
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&keys)?);
-            } else {
-                println!("{:<24} {:<16} {:<14} {:<9} {:<25} EXPIRES", "ID", "NAME", "PREFIX", "STATUS", "CREATED");
-                for k in keys {
-                    let status = serde_json::to_value(k.status(now))?.as_str().unwrap_or("").to_owned();
-                    let expires = k.expires_at.map_or("never".into(), |t| t.to_iso8601());
-                    println!("{:<24} {:<16} {:<14} {:<9} {:<25} {expires}", k.id, k.name, k.prefix, status, k.created_at.to_iso8601());
-                }
-            }
+            let keys: Vec<Value> = keys.iter().map(|k| with_status(k, now)).collect();
+            print_list(&keys, args.client.json);
         }
         KeysCommand::Revoke { id } => {
-            let k = registry.revoke_key(&id)?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&k)?);
-            } else {
-                println!("revoked {} ({})", k.id, k.name);
-            }
+            let k = registry.revoke_key(&id).map_err(failed)?;
+            let mut v = serde_json::to_value(&k).map_err(|e| CliError::Other(e.into()))?;
+            v["status"] = json!("revoked");
+            print_revoked(&v, args.client.json);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+fn with_status(k: &ApiKeyRecord, now: Timestamp) -> Value {
+    let mut v = serde_json::to_value(k).unwrap_or(Value::Null);
+    v["status"] = json!(k.status(now));
+    v
+}
+
+async fn remote(args: KeysArgs) -> Result<(), CliError> {
+    let client = Client::new(&args.client)?;
+    match args.command {
+        KeysCommand::Create { name, expires_in } => {
+            let mut body = json!({ "name": name });
+            if let Some(t) = expiry(expires_in) {
+                body["expiresAt"] = json!(t.to_iso8601());
+            }
+            let v = client.post("/v1/api/keys", &body).await?;
+            print_created(&v, args.client.json);
+        }
+        KeysCommand::List => {
+            let v = client.get("/v1/api/keys").await?;
+            let keys = v
+                .get("keys")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            print_list(&keys, args.client.json);
+        }
+        KeysCommand::Revoke { id } => {
+            let v = client.delete(&format!("/v1/api/keys/{id}")).await?;
+            print_revoked(&v, args.client.json);
+        }
+    }
+    Ok(())
+}
+
+fn print_created(v: &Value, json: bool) {
+    if json {
+        output::print_json(v);
+    } else {
+        // The key alone on stdout, so `KEY=$(fdo keys create)` works.
+        println!("{}", output::text(v.get("key")));
+        eprintln!(
+            "created key {} ({}); it is shown only this once",
+            output::text(v.get("id")),
+            output::text(v.get("name"))
+        );
+    }
+}
+
+fn print_list(keys: &[Value], json: bool) {
+    if json {
+        output::print_json(&json!(keys));
+        return;
+    }
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            let expires = match k.get("expiresAt") {
+                None | Some(Value::Null) => "never".to_owned(),
+                other => output::text(other),
+            };
+            vec![
+                output::text(k.get("id")),
+                output::text(k.get("name")),
+                output::text(k.get("prefix")),
+                output::text(k.get("status")),
+                output::text(k.get("createdAt")),
+                expires,
+            ]
+        })
+        .collect();
+    output::table(
+        &["ID", "NAME", "PREFIX", "STATUS", "CREATED", "EXPIRES"],
+        &rows,
+    );
+}
+
+fn print_revoked(v: &Value, json: bool) {
+    if json {
+        output::print_json(v);
+    } else {
+        println!(
+            "revoked {} ({})",
+            output::text(v.get("id")),
+            output::text(v.get("name"))
+        );
+    }
 }

@@ -127,12 +127,17 @@ struct Entry {
     degraded: Option<String>,
 }
 
+/// Called with every successful load (metrics hang here).
+pub type LoadObserver = Arc<dyn Fn(&LoadResult) + Send + Sync>;
+
 /// The compiled-code cache with its three tiers.
 pub struct Loader {
     runtime: Arc<Runtime>,
     memory: moka::future::Cache<String, Entry>,
     disk: ArtifactStore,
     stats: LoaderStats,
+    /// Set once by the server, so loads at warm-up and on the invoke path are measured too.
+    observer: std::sync::OnceLock<LoadObserver>,
 }
 
 impl Loader {
@@ -156,12 +161,19 @@ impl Loader {
             memory,
             disk,
             stats: LoaderStats::default(),
+            observer: std::sync::OnceLock::new(),
         }
     }
 
     /// The runtime components are prepared for.
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
+    }
+
+    /// Calls `observer` with every successful load from now on (only the first observer set
+    /// is kept; returns false for later ones).
+    pub fn set_observer(&self, observer: LoadObserver) -> bool {
+        self.observer.set(observer).is_ok()
     }
 
     /// What the loader did so far.
@@ -255,7 +267,7 @@ impl Loader {
         if !reasons.is_empty() {
             self.stats.degraded.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(LoadResult {
+        let result = LoadResult {
             component,
             success: true,
             from_cache: tier != LoadTier::Compile,
@@ -263,7 +275,11 @@ impl Loader {
             load_time_ms: started.elapsed().as_secs_f64() * 1000.0,
             degraded: !reasons.is_empty(),
             degradation_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
-        })
+        };
+        if let Some(observe) = self.observer.get() {
+            observe(&result);
+        }
+        Ok(result)
     }
 
     /// The disk tier, then a compile. Returns the tier used and why it was degraded.

@@ -186,12 +186,8 @@ pub async fn deploy(
             (metadata, code)
         }
     };
+    // The loader reports the deploy's compile to the metrics itself.
     let deployed = state.host.deploy(metadata, bytes).await?;
-    state.metrics.load(
-        deployed.load.tier.as_str(),
-        deployed.load.load_time_ms / 1000.0,
-        deployed.load.degraded,
-    );
     let mut m = metadata_json(&deployed.record, &deployed.version);
     // A redeploy of an existing version reports that version's own timestamps.
     if !deployed.created {

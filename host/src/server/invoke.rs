@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Instrument as _;
 
 use super::AppState;
 use super::body::{parse_json, read_limited};
@@ -29,7 +30,9 @@ pub async fn invoke(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
+    let span = invoke_span(&id);
     dispatch(state.0, id, None, request)
+        .instrument(span)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -40,7 +43,9 @@ pub async fn invoke_explicit(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
+    let span = invoke_span(&id);
     dispatch(state.0, id, None, request)
+        .instrument(span)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -51,9 +56,16 @@ pub async fn invoke_path(
     Path((id, rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
+    let span = invoke_span(&id);
     dispatch(state.0, id, Some(rest), request)
+        .instrument(span)
         .await
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The span every invocation runs in: the function, and the request id once it is known.
+fn invoke_span(id: &str) -> tracing::Span {
+    tracing::info_span!("invoke", function = %id, request_id = tracing::field::Empty)
 }
 
 fn request_id(request: &Request) -> String {
@@ -85,6 +97,7 @@ async fn dispatch(
         }
     }
     let rid = request_id(&request);
+    tracing::Span::current().record("request_id", rid.as_str());
     let active = state.host.get(&id).await?;
     if active.kind() == ComponentKind::Http {
         return pass_through(state, active, rest, rid, request).await;
@@ -146,6 +159,13 @@ async fn dispatch(
         label,
         outcome.elapsed.as_secs_f64(),
     );
+    tracing::info!(
+        version = %invocation.version,
+        method = %method,
+        outcome = label,
+        duration_ms = outcome.elapsed.as_secs_f64() * 1000.0,
+        "invocation"
+    );
     let mut response = match outcome.result {
         Ok(result) => (StatusCode::OK, Json(json!({ "result": result }))).into_response(),
         Err(error) => ApiError::Invocation {
@@ -205,16 +225,26 @@ async fn pass_through(
     let completion = std::mem::replace(&mut call.completion, Box::pin(std::future::pending()));
     let metrics_state = state.clone();
     let (f2, v2) = (function.clone(), version.clone());
-    tokio::spawn(async move {
-        let outcome = completion.await;
-        let label = outcome
-            .result
-            .as_ref()
-            .map_or_else(InvokeError::kind, |_| "success");
-        metrics_state
-            .metrics
-            .invocation(&f2, &v2, label, outcome.elapsed.as_secs_f64());
-    });
+    tokio::spawn(
+        async move {
+            let outcome = completion.await;
+            let label = outcome
+                .result
+                .as_ref()
+                .map_or_else(InvokeError::kind, |_| "success");
+            metrics_state
+                .metrics
+                .invocation(&f2, &v2, label, outcome.elapsed.as_secs_f64());
+            tracing::info!(
+                version = %v2,
+                method = "http",
+                outcome = label,
+                duration_ms = outcome.elapsed.as_secs_f64() * 1000.0,
+                "invocation"
+            );
+        }
+        .in_current_span(),
+    );
     let mut response = match call.response {
         Ok(resp) => {
             let mut r = resp.map(Body::new);

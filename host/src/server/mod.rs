@@ -45,8 +45,8 @@ pub struct AppState {
     pub function_limiter: RateLimiter,
     /// Verified keys, briefly.
     pub keys: KeyCache,
-    /// Prometheus families.
-    pub metrics: Metrics,
+    /// Prometheus families (shared with the loader, which reports every load).
+    pub metrics: Arc<Metrics>,
 }
 
 /// A built host, ready to serve.
@@ -91,6 +91,11 @@ impl App {
             Some(&config.cache_dir()),
             config.cache_memory_mb << 20,
         );
+        let metrics = Arc::new(Metrics::new());
+        let observed = metrics.clone();
+        loader.set_observer(Arc::new(move |r: &crate::loader::LoadResult| {
+            observed.load(r.tier.as_str(), r.load_time_ms / 1000.0, r.degraded);
+        }));
         let host = Arc::new(FunctionHost::new(registry.clone(), loader));
 
         if config.api_key.is_none() {
@@ -120,7 +125,7 @@ impl App {
             ip_limiter: RateLimiter::new(ip, clock.clone()),
             function_limiter: RateLimiter::new(function, clock),
             keys: KeyCache::default(),
-            metrics: Metrics::new(),
+            metrics,
             host,
             config,
         });

@@ -109,4 +109,5 @@ pub fn recurser() -> Vec<u8> {
 pub fn answer() -> Vec<u8> {
     wat_component("(i32.const 42)")
 }
+pub mod process;
 pub mod server;
