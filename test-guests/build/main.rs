@@ -101,8 +101,15 @@ fn run() -> Result<()> {
 
     let mut guests = Vec::new();
     for workspace in &workspaces {
-        let built = build_workspace(&toolchain, workspace, &target_dir, &guests_out, &repo)
-            .with_context(|| format!("building the guests in {}", workspace.display()))?;
+        let built = build_workspace(
+            &toolchain,
+            workspace,
+            &target_dir,
+            &guests_out,
+            &repo,
+            &watched,
+        )
+        .with_context(|| format!("building the guests in {}", workspace.display()))?;
         guests.extend(built);
     }
     for script in scripts::find(&examples)? {
@@ -164,6 +171,7 @@ fn build_workspace(
     target_dir: &Path,
     guests_out: &Path,
     repo: &Path,
+    watched: &[PathBuf],
 ) -> Result<Vec<Guest>> {
     let manifest = workspace.join("Cargo.toml");
     let members = cdylib_members(toolchain, &manifest, target_dir)?;
@@ -200,12 +208,8 @@ fn build_workspace(
         };
         let path = guests_out.join(format!("{}.wasm", member.package));
         fs::write(&path, component).with_context(|| format!("writing {}", path.display()))?;
-        watch_dependencies(
-            &artifacts.join(format!("{}.d", member.artifact)),
-            repo,
-            workspace,
-            target_dir,
-        );
+        let dep_info = artifacts.join(format!("{}.d", member.artifact));
+        watch_dependencies(&dep_info, repo, watched, target_dir);
         guests.push(Guest {
             name: member.package,
             source: relative(&member.dir, repo),
@@ -272,9 +276,9 @@ fn cdylib_members(
 }
 
 /// Emits `rerun-if-changed` for the files a guest was compiled from that live in this
-/// repository but outside the watched workspace (path dependencies such as `guest-sdk/`),
-/// read from the dep-info file cargo writes beside the artifact.
-fn watch_dependencies(dep_info: &Path, repo: &Path, workspace: &Path, target_dir: &Path) {
+/// repository but outside the directories already watched (path dependencies such as
+/// `guest-sdk/`), read from the dep-info file cargo writes beside the artifact.
+fn watch_dependencies(dep_info: &Path, repo: &Path, watched: &[PathBuf], target_dir: &Path) {
     let Ok(text) = fs::read_to_string(dep_info) else {
         return;
     };
@@ -284,8 +288,8 @@ fn watch_dependencies(dep_info: &Path, repo: &Path, workspace: &Path, target_dir
         };
         for dep in split_unescaped(deps) {
             let dep = Path::new(&dep);
-            if dep.starts_with(repo) && !dep.starts_with(workspace) && !dep.starts_with(target_dir)
-            {
+            let covered = watched.iter().any(|dir| dep.starts_with(dir));
+            if dep.starts_with(repo) && !covered && !dep.starts_with(target_dir) {
                 println!("cargo:rerun-if-changed={}", dep.display());
             }
         }
