@@ -10,7 +10,15 @@ use common::*;
 use fdo::engine::{EngineConfig, EngineHandle};
 use fdo::loader::{self, LoadError, LoadTier, Loader};
 use fdo::runtime::Runtime;
-use serde_json::json;
+
+/// Deploys the answer component and drops it from the memory tier: the next load goes to disk.
+async fn deployed_then_evicted(core: &Core) -> (Vec<u8>, String) {
+    let bytes = answer();
+    let digest = loader::digest(&bytes);
+    core.deploy(bytes.clone()).await;
+    core.loader.evict(&digest).await;
+    (bytes, digest)
+}
 
 fn source(bytes: Vec<u8>) -> impl Fn(&str) -> Result<Vec<u8>, String> + Send + Sync {
     move |_| Ok(bytes.clone())
@@ -46,25 +54,13 @@ async fn deploy_compiles_then_memory_then_disk() {
     let from_disk = core.loader.load(&digest, &source(bytes)).await.unwrap();
     assert_eq!(from_disk.tier, LoadTier::Disk);
     assert!(from_disk.from_cache && !from_disk.degraded, "{from_disk:?}");
-    let out = core
-        .runtime
-        .call(
-            &from_disk.component,
-            &spec("a", limits(64, 5000, 4)),
-            "run",
-            &json!([]),
-        )
-        .await;
-    assert_eq!(out.result, Ok(json!(42)));
+    assert_answers_42(&core.runtime, &from_disk.component).await;
 }
 
 #[tokio::test]
 async fn corrupt_artifact_is_discarded_and_recompiled() {
     let core = Core::new();
-    let bytes = answer();
-    let digest = loader::digest(&bytes);
-    core.deploy(bytes.clone()).await;
-    core.loader.evict(&digest).await;
+    let (bytes, digest) = deployed_then_evicted(&core).await;
 
     let path = core.loader.disk().artifact_path(&digest);
     let mut art = std::fs::read(&path).unwrap();
@@ -86,16 +82,7 @@ async fn corrupt_artifact_is_discarded_and_recompiled() {
             .contains("corrupt"),
         "{res:?}"
     );
-    let out = core
-        .runtime
-        .call(
-            &res.component,
-            &spec("a", limits(64, 5000, 4)),
-            "run",
-            &json!([]),
-        )
-        .await;
-    assert_eq!(out.result, Ok(json!(42)));
+    assert_answers_42(&core.runtime, &res.component).await;
     // The artifact was rewritten and is good again.
     core.loader.evict(&digest).await;
     assert_eq!(
@@ -111,10 +98,7 @@ async fn corrupt_artifact_is_discarded_and_recompiled() {
 #[tokio::test]
 async fn truncated_artifact_is_discarded_and_recompiled() {
     let core = Core::new();
-    let bytes = answer();
-    let digest = loader::digest(&bytes);
-    core.deploy(bytes.clone()).await;
-    core.loader.evict(&digest).await;
+    let (bytes, digest) = deployed_then_evicted(&core).await;
     let path = core.loader.disk().artifact_path(&digest);
     let art = std::fs::read(&path).unwrap();
     std::fs::write(&path, &art[..art.len() / 3]).unwrap();
@@ -133,10 +117,7 @@ async fn truncated_artifact_is_discarded_and_recompiled() {
 #[tokio::test]
 async fn artifact_from_another_engine_is_rejected_and_recompiled() {
     let core = Core::new();
-    let bytes = answer();
-    let digest = loader::digest(&bytes);
-    core.deploy(bytes.clone()).await;
-    core.loader.evict(&digest).await;
+    let (bytes, digest) = deployed_then_evicted(&core).await;
 
     // A well-formed artifact with a valid checksum, compiled by an engine with other settings.
     let mut config = wasmtime::Config::new();
@@ -154,25 +135,13 @@ async fn artifact_from_another_engine_is_rejected_and_recompiled() {
             .contains("incompatible"),
         "{res:?}"
     );
-    let out = core
-        .runtime
-        .call(
-            &res.component,
-            &spec("a", limits(64, 5000, 4)),
-            "run",
-            &json!([]),
-        )
-        .await;
-    assert_eq!(out.result, Ok(json!(42)));
+    assert_answers_42(&core.runtime, &res.component).await;
 }
 
 #[tokio::test]
 async fn missing_artifact_is_recompiled_from_the_stored_component() {
     let core = Core::new();
-    let bytes = answer();
-    let digest = loader::digest(&bytes);
-    core.deploy(bytes.clone()).await;
-    core.loader.evict(&digest).await;
+    let (bytes, digest) = deployed_then_evicted(&core).await;
     core.loader.disk().discard(&digest);
 
     let res = core.loader.load(&digest, &source(bytes)).await.unwrap();
@@ -213,15 +182,7 @@ async fn unwritable_cache_directory_runs_memory_only() {
             .contains("memory-only"),
         "{res:?}"
     );
-    let out = runtime
-        .call(
-            &res.component,
-            &spec("a", limits(64, 5000, 4)),
-            "run",
-            &json!([]),
-        )
-        .await;
-    assert_eq!(out.result, Ok(json!(42)));
+    assert_answers_42(&runtime, &res.component).await;
 }
 
 #[tokio::test]
@@ -327,13 +288,5 @@ async fn pooling_refused_falls_back_to_on_demand() {
                 .unwrap()
                 .contains("on-demand")
     );
-    let out = runtime
-        .call(
-            &res.component,
-            &spec("a", limits(64, 5000, 4)),
-            "run",
-            &json!([]),
-        )
-        .await;
-    assert_eq!(out.result, Ok(json!(42)));
+    assert_answers_42(&runtime, &res.component).await;
 }

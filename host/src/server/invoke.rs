@@ -24,21 +24,8 @@ use crate::validate::{ValidationError, validate_function_id};
 #[derive(Debug, Clone, Copy)]
 pub struct GuestResponse;
 
-/// `ANY /v1/functions/:id`.
+/// `ANY /v1/functions/:id`, and `/v1/functions/:id/invoke`, which behaves identically.
 pub async fn invoke(
-    state: State<Arc<AppState>>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
-    let span = invoke_span(&id);
-    dispatch(state.0, id, None, request)
-        .instrument(span)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
-}
-
-/// `ANY /v1/functions/:id/invoke`: the same as the bare path.
-pub async fn invoke_explicit(
     state: State<Arc<AppState>>,
     Path(id): Path<String>,
     request: Request,

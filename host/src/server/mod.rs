@@ -188,7 +188,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/keys/{key_id}", axum::routing::delete(api::revoke_key));
     let calls = Router::new()
         .route("/{id}", any(invoke::invoke))
-        .route("/{id}/invoke", any(invoke::invoke_explicit))
+        .route("/{id}/invoke", any(invoke::invoke))
         .route("/{id}/logs", get(invoke::logs))
         .route("/{id}/{*rest}", any(invoke::invoke_path));
     let protected = Router::new()

@@ -111,3 +111,16 @@ pub fn answer() -> Vec<u8> {
 }
 pub mod process;
 pub mod server;
+
+/// Calls `run` on a component built by [`answer`] and checks it answers 42.
+pub async fn assert_answers_42(runtime: &Runtime, component: &fdo::runtime::LoadedComponent) {
+    let out = runtime
+        .call(
+            component,
+            &spec("answer", limits(64, 5000, 4)),
+            "run",
+            &serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(out.result, Ok(serde_json::json!(42)));
+}
