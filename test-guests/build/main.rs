@@ -17,6 +17,7 @@ mod scripts;
 mod toolchain;
 mod wasm;
 
+use std::collections::BTreeSet;
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
@@ -100,17 +101,17 @@ fn run() -> Result<()> {
     workspaces.push(components);
 
     let mut guests = Vec::new();
+    let mut dep_infos = Vec::new();
     for workspace in &workspaces {
-        let built = build_workspace(
-            &toolchain,
-            workspace,
-            &target_dir,
-            &guests_out,
-            &repo,
-            &watched,
-        )
-        .with_context(|| format!("building the guests in {}", workspace.display()))?;
-        guests.extend(built);
+        let built = build_workspace(&toolchain, workspace, &target_dir, &guests_out, &repo)
+            .with_context(|| format!("building the guests in {}", workspace.display()))?;
+        for (guest, dep_info) in built {
+            guests.push(guest);
+            dep_infos.push(dep_info);
+        }
+    }
+    for path in outside_sources(&dep_infos, &repo, &watched, &target_dir) {
+        println!("cargo:rerun-if-changed={}", path.display());
     }
     for script in scripts::find(&examples)? {
         let path = guests_out.join(format!("{}.wasm", script.name));
@@ -164,15 +165,14 @@ struct Member {
 }
 
 /// Builds every member of `workspace` with one cargo invocation, then turns each `cdylib`'s
-/// output into a component in `guests_out`.
+/// output into a component in `guests_out`. Returns each guest with its dep-info file.
 fn build_workspace(
     toolchain: &Toolchain,
     workspace: &Path,
     target_dir: &Path,
     guests_out: &Path,
     repo: &Path,
-    watched: &[PathBuf],
-) -> Result<Vec<Guest>> {
+) -> Result<Vec<(Guest, PathBuf)>> {
     let manifest = workspace.join("Cargo.toml");
     let members = cdylib_members(toolchain, &manifest, target_dir)?;
 
@@ -209,12 +209,12 @@ fn build_workspace(
         let path = guests_out.join(format!("{}.wasm", member.package));
         fs::write(&path, component).with_context(|| format!("writing {}", path.display()))?;
         let dep_info = artifacts.join(format!("{}.d", member.artifact));
-        watch_dependencies(&dep_info, repo, watched, target_dir);
-        guests.push(Guest {
+        let guest = Guest {
             name: member.package,
             source: relative(&member.dir, repo),
             path,
-        });
+        };
+        guests.push((guest, dep_info));
     }
     Ok(guests)
 }
@@ -275,25 +275,42 @@ fn cdylib_members(
     Ok(members)
 }
 
-/// Emits `rerun-if-changed` for the files a guest was compiled from that live in this
-/// repository but outside the directories already watched (path dependencies such as
-/// `guest-sdk/`), read from the dep-info file cargo writes beside the artifact.
-fn watch_dependencies(dep_info: &Path, repo: &Path, watched: &[PathBuf], target_dir: &Path) {
-    let Ok(text) = fs::read_to_string(dep_info) else {
-        return;
-    };
-    for line in text.lines() {
-        let Some((_, deps)) = line.split_once(": ") else {
+/// The files guests were compiled from that live in this repository but outside the
+/// directories already watched (path dependencies such as `guest-sdk/`), read from the dep-info
+/// files cargo writes beside the artifacts, plus the `Cargo.toml` of the package holding each.
+fn outside_sources(
+    dep_infos: &[PathBuf],
+    repo: &Path,
+    watched: &[PathBuf],
+    target_dir: &Path,
+) -> BTreeSet<PathBuf> {
+    let mut sources = BTreeSet::new();
+    for dep_info in dep_infos {
+        let Ok(text) = fs::read_to_string(dep_info) else {
             continue;
         };
-        for dep in split_unescaped(deps) {
-            let dep = Path::new(&dep);
-            let covered = watched.iter().any(|dir| dep.starts_with(dir));
-            if dep.starts_with(repo) && !covered && !dep.starts_with(target_dir) {
-                println!("cargo:rerun-if-changed={}", dep.display());
+        for line in text.lines() {
+            let Some((_, deps)) = line.split_once(": ") else {
+                continue;
+            };
+            for dep in split_unescaped(deps) {
+                let dep = PathBuf::from(dep);
+                let covered = watched.iter().any(|dir| dep.starts_with(dir));
+                if !dep.starts_with(repo) || covered || dep.starts_with(target_dir) {
+                    continue;
+                }
+                let manifest = dep
+                    .ancestors()
+                    .skip(1)
+                    .take_while(|dir| dir.starts_with(repo) && *dir != repo)
+                    .map(|dir| dir.join("Cargo.toml"))
+                    .find(|manifest| manifest.is_file());
+                sources.extend(manifest);
+                sources.insert(dep);
             }
         }
     }
+    sources
 }
 
 /// Splits a Makefile dependency list on spaces that are not escaped by a backslash.
