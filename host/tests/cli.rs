@@ -664,3 +664,76 @@ fn serve_config_precedence_is_flag_env_file_default() {
     assert_eq!(host.fdo(&["list"]).ok(), "no functions deployed\n");
     assert!(dir.path().join("served").is_dir());
 }
+
+/// `examples/fdo.toml` (what the quickstart deploys) is valid and names built components, and
+/// the README's first commands work against it.
+#[test]
+fn examples_manifest_deploys_and_the_readme_commands_work() {
+    let guests = Path::new(test_guests::HELLO)
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fdo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let specs = fdo::cli::manifest::parse(&text, &manifest, &|name| {
+        (name == "FDO_GUESTS").then(|| guests.clone())
+    })
+    .unwrap();
+    let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "droplet-controller",
+            "hello",
+            "http-handler",
+            "js-hello",
+            "python-hello"
+        ]
+    );
+    for spec in &specs {
+        assert!(
+            spec.component.is_file(),
+            "{} is built",
+            spec.component.display()
+        );
+        fdo::validate::parse_deploy_metadata(&spec.metadata).unwrap();
+    }
+    let droplet = &specs[0].metadata;
+    assert_eq!(
+        droplet["secrets"],
+        json!({"DO_API_TOKEN": ""}),
+        "an unset token deploys empty"
+    );
+
+    let host = HostProcess::start(&[]);
+    let manifest = manifest.to_str().unwrap();
+    let envs = [("FDO_GUESTS", guests.as_str())];
+    let only = [
+        "--function",
+        "hello",
+        "--function",
+        "http-handler",
+        "--function",
+        "droplet-controller",
+    ];
+    let deployed = host.fdo_in(&[&["deploy", manifest][..], &only].concat(), &envs, None);
+    assert_eq!(deployed.ok().lines().count(), 3, "{}", deployed.stdout);
+    assert_eq!(
+        host.fdo(&["invoke", "hello", "main", "-p", "name=Alice"])
+            .ok(),
+        "{\n  \"body\": \"Hello Alice!\"\n}\n"
+    );
+    let http = host.fdo(&["invoke", "--http", "http-handler"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(http.ok()).unwrap(),
+        json!({"message": "Hello from fdo!"})
+    );
+    let logs = host.fdo(&["logs", "hello"]);
+    assert!(logs.ok().contains("main succeeded"), "{}", logs.stdout);
+    // Without a token the droplet controller says what is missing.
+    let r = host.fdo(&["invoke", "droplet-controller", "main", "--params", "{}"]);
+    assert_eq!(r.code, API_ERROR);
+    assert!(r.stderr.contains("DO_API_TOKEN"), "{}", r.stderr);
+}

@@ -16,7 +16,8 @@
 //!
 //! Keys are the API's deploy fields (camelCase). Every string may reference environment
 //! variables as `${NAME}` (`$$` is a literal `$`); an unset variable is an error, so a secret
-//! is never deployed empty by mistake.
+//! is never deployed empty by mistake, unless a default is written out: `${NAME:-default}`
+//! (`${NAME:-}` for empty).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -209,7 +210,8 @@ fn spec(
     })
 }
 
-/// Replaces each `${NAME}` in `text` by the variable's value; `$$` is a literal `$`.
+/// Replaces each `${NAME}` in `text` by the variable's value, `${NAME:-default}` by the value
+/// or else `default` (taken as written); `$$` is a literal `$`.
 pub fn expand(text: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -223,12 +225,18 @@ pub fn expand(text: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<String
             let Some(end) = inner.find('}') else {
                 return Err(format!("unterminated ${{ in {text:?}"));
             };
-            let name = &inner[..end];
+            let (name, default) = match inner[..end].split_once(":-") {
+                Some((name, default)) => (name, Some(default)),
+                None => (&inner[..end], None),
+            };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!("invalid variable name {name:?} in {text:?}"));
             }
-            let value =
-                var(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
+            let value = match (var(name), default) {
+                (Some(v), _) => v,
+                (None, Some(d)) => d.to_owned(),
+                (None, None) => return Err(format!("environment variable {name} is not set")),
+            };
             out.push_str(&value);
             rest = &inner[end + 1..];
         } else {
@@ -325,6 +333,10 @@ mod tests {
         assert_eq!(expand("a${TOKEN}b", &vars).unwrap(), "as3cr3t-tokenb");
         assert_eq!(expand("$$ and $x", &vars).unwrap(), "$ and $x");
         assert!(expand("${TOKEN", &vars).is_err());
+        assert_eq!(
+            expand("${TOKEN:-x}|${NOPE:-d e}|${NOPE:-}", &vars).unwrap(),
+            "s3cr3t-token|d e|"
+        );
         assert!(expand("${A-B}", &vars).is_err());
     }
 }
