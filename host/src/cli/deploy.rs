@@ -293,7 +293,7 @@ fn print_deployed(answer: &Value) {
     let version = output::text(answer.get("version"));
     let kind = output::text(answer.get("kind"));
     if answer.get("created") == Some(&Value::Bool(false)) {
-        println!("{id} {version}: unchanged (this version is already deployed with the same code)");
+        outln!("{id} {version}: unchanged (this version is already deployed with the same code)");
         return;
     }
     let load = match (
@@ -304,9 +304,9 @@ fn print_deployed(answer: &Value) {
         (_, Some(ms)) => format!(", compiled in {ms:.0} ms"),
         _ => String::new(),
     };
-    println!("{id} {version}: deployed ({kind}{load})");
+    outln!("{id} {version}: deployed ({kind}{load})");
     if answer.get("degraded") == Some(&Value::Bool(true)) {
-        println!(
+        outln!(
             "  degraded: {}",
             output::text(answer.get("degradationReason"))
         );

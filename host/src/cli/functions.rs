@@ -58,7 +58,7 @@ pub async fn list(args: ListArgs) -> Result<(), CliError> {
     }
     let functions = answer.as_array().cloned().unwrap_or_default();
     if functions.is_empty() {
-        println!("no functions deployed");
+        outln!("no functions deployed");
         return Ok(());
     }
     let rows: Vec<Vec<String>> = functions
@@ -129,9 +129,9 @@ pub async fn info(args: InfoArgs) -> Result<(), CliError> {
     rows.extend([("created", get("createdAt")), ("updated", get("updatedAt"))]);
     output::fields(&rows);
     if let Some(exports) = f.get("exports").and_then(Value::as_array) {
-        println!("exports:");
+        outln!("exports:");
         for e in exports {
-            println!("  {}", output::text(Some(e)));
+            outln!("  {}", output::text(Some(e)));
         }
     }
     Ok(())
@@ -177,7 +177,7 @@ pub async fn versions(args: InfoArgs) -> Result<(), CliError> {
         .and_then(Value::as_array)
         .filter(|h| !h.is_empty())
     {
-        println!();
+        outln!("");
         let rows: Vec<Vec<String>> = history
             .iter()
             .map(|h| {
@@ -206,7 +206,7 @@ pub async fn rollback(args: RollbackArgs) -> Result<(), CliError> {
     if args.client.json {
         output::print_json(&answer);
     } else {
-        println!(
+        outln!(
             "{}: {} is active again (was {})",
             output::text(answer.get("id")),
             output::text(answer.get("version")),
@@ -225,7 +225,7 @@ pub async fn delete(args: DeleteArgs) -> Result<(), CliError> {
     if args.client.json {
         output::print_json(&answer);
     } else {
-        println!("deleted {}", output::text(answer.get("id")));
+        outln!("deleted {}", output::text(answer.get("id")));
     }
     Ok(())
 }

@@ -80,7 +80,7 @@ pub async fn run(args: InvokeArgs) -> Result<(), CliError> {
         output::print_json(&answer);
     } else {
         match answer.get("result") {
-            Some(Value::String(s)) => println!("{s}"),
+            Some(Value::String(s)) => outln!("{s}"),
             Some(v) => output::print_json(v),
             None => output::print_json(&answer),
         }

@@ -146,7 +146,7 @@ fn print_created(v: &Value, json: bool) {
         output::print_json(v);
     } else {
         // The key alone on stdout, so `KEY=$(fdo keys create)` works.
-        println!("{}", output::text(v.get("key")));
+        outln!("{}", output::text(v.get("key")));
         eprintln!(
             "created key {} ({}); it is shown only this once",
             output::text(v.get("id")),
@@ -187,7 +187,7 @@ fn print_revoked(v: &Value, json: bool) {
     if json {
         output::print_json(v);
     } else {
-        println!(
+        outln!(
             "revoked {} ({})",
             output::text(v.get("id")),
             output::text(v.get("name"))

@@ -162,7 +162,7 @@ fn print_batch(args: &LogsArgs, batch: &[Value], seen: &mut Seen) {
 
 fn print_entry(args: &LogsArgs, e: &Value) {
     if args.client.json {
-        println!("{e}");
+        outln!("{e}");
         return;
     }
     let mut tags = Vec::new();
@@ -177,7 +177,7 @@ fn print_entry(args: &LogsArgs, e: &Value) {
     } else {
         format!(" [{}]", tags.join(" "))
     };
-    println!(
+    outln!(
         "{} {:<5}{tags} {}",
         output::text(e.get("timestamp")),
         output::text(e.get("level")).to_uppercase(),

@@ -7,6 +7,14 @@
 //! `fdo keys` is the one command that can also work without a host: with `--data-dir` it
 //! manages the keys of a data directory directly.
 
+/// `println!` for command output: when stdout is gone (`fdo logs -f | head`), the command ends
+/// quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_line(format_args!($($arg)*))
+    };
+}
+
 pub mod client;
 pub mod deploy;
 pub mod functions;

@@ -1,10 +1,21 @@
 //! Printing for people: aligned tables and `key: value` blocks; and JSON for scripts.
 
+use std::io::Write as _;
+
 use serde_json::Value;
+
+/// Writes one line of output on stdout; a closed stdout (the reader went away) ends the
+/// process with success, as `head` expects of its writer.
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{args}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json(value: &Value) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
     );
@@ -36,7 +47,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
                 out.push_str(&" ".repeat(w - cell.chars().count() + 2));
             }
         }
-        println!("{}", out.trim_end());
+        outln!("{}", out.trim_end());
     };
     line(headers.to_vec());
     for row in rows {
@@ -48,7 +59,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
 pub fn fields(pairs: &[(&str, String)]) {
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in pairs {
-        println!("{k:<width$}  {v}");
+        outln!("{k:<width$}  {v}");
     }
 }
 
