@@ -43,16 +43,15 @@ ENV_FILE=$DATA_DIR/quickstart.env
 
 scripts/setup.sh
 
-say "building fdo and the example components (the first build takes several minutes)"
+say "building fdo and the example components (the first build can take 15 minutes or more on a small machine)"
 # cargo reports, as JSON lines, the binary it built and where test-guests' build script wrote
 # the components ($OUT_DIR/guests/NAME.wasm).
 build_log=$(mktemp)
 trap 'rm -f "$build_log"' EXIT
-cargo build -p fdo --bin fdo -p test-guests --message-format=json-render-diagnostics >"$build_log"
-FDO_BIN=$(grep '"reason":"compiler-artifact"' "$build_log" | grep '"executable":"[^"]*/fdo"' |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+cargo build -p fdo -p test-guests --message-format=json-render-diagnostics >"$build_log"
+FDO_BIN=$(sed -n 's/.*"reason":"compiler-artifact".*"executable":"\([^"]*\/fdo\)".*/\1/p' "$build_log" | tail -n 1)
 OUT_DIR=$(grep '"reason":"build-script-executed"' "$build_log" | grep 'test-guests#' |
-    sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p' | tail -n 1)
+    sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p' | tail -n 1 || true)
 [[ -x $FDO_BIN ]] || die "cargo did not report the fdo binary"
 [[ -d $OUT_DIR/guests ]] || die "cargo did not report the test-guests output directory"
 export FDO_GUESTS=$OUT_DIR/guests
