@@ -10,6 +10,10 @@
 //! worker per core (throughput: criterion's time per iteration is wall time divided by calls,
 //! and it prints calls per second). A last group compares the pooling allocator with on-demand
 //! allocation for the RPC call. Components are compiled and loaded before timing starts.
+//!
+//! The `cpu/*` groups repeat the one-thread benches measuring the benchmarking thread's own
+//! CPU time instead of wall time (see `common`): on a busy shared machine they are the figures
+//! to compare between runs.
 
 #![expect(missing_docs, reason = "criterion_group! generates an undocumented public function")]
 
@@ -17,6 +21,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::ThreadCpuTime;
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fdo::engine::EngineConfig;
 use fdo::runtime::{CallSpec, LoadedComponent, Runtime};
@@ -112,14 +120,9 @@ fn calls(c: &mut Criterion) {
     for (name, path, kind) in cases() {
         let component = setup_rt.block_on(core.deploy_guest(path)).expect("deploy");
         let spec = Arc::new(spec(name));
-        // One checked call first: a broken guest fails here, not halfway through a sample.
-        single.block_on(call_once(&core.runtime, &component, &spec, &kind));
-
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Elements(1));
-        group.bench_function("current_thread", |b| {
-            b.to_async(&single).iter(|| call_once(&core.runtime, &component, &spec, &kind))
-        });
+        one_thread(&mut group, "current_thread", &single, &core, &component, &spec, &kind);
         for &tasks in TASKS {
             group.bench_with_input(BenchmarkId::new("tasks", tasks), &tasks, |b, &tasks| {
                 b.iter_custom(|iters| concurrent(&multi, &core.runtime, &component, &spec, &kind, tasks, iters))
@@ -140,11 +143,48 @@ fn on_demand(c: &mut Criterion) {
     let spec = Arc::new(spec(name));
     let mut group = c.benchmark_group("rpc_greet_on_demand");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("current_thread", |b| {
-        b.to_async(&single).iter(|| call_once(&core.runtime, &component, &spec, &kind))
-    });
+    one_thread(&mut group, "current_thread", &single, &core, &component, &spec, &kind);
     group.finish();
 }
 
-criterion_group!(benches, calls, on_demand);
-criterion_main!(benches);
+/// The one-thread benches of every guest, on the pooling and the on-demand engine, measured
+/// in thread CPU time.
+fn cpu_time(c: &mut Criterion<ThreadCpuTime>) {
+    let setup_rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let single = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let pooled = Core::new().expect("core");
+    let on_demand = Core::with(EngineConfig { pooling: false, ..EngineConfig::default() }).expect("core");
+    for (name, path, kind) in cases() {
+        let spec = Arc::new(spec(name));
+        let mut group = c.benchmark_group(format!("cpu/{name}"));
+        group.throughput(Throughput::Elements(1));
+        for (label, core) in [("current_thread", &pooled), ("current_thread_on_demand", &on_demand)] {
+            let component = setup_rt.block_on(core.deploy_guest(path)).expect("deploy");
+            one_thread(&mut group, label, &single, core, &component, &spec, &kind);
+        }
+        group.finish();
+    }
+}
+
+/// One call at a time on `single` (a current-thread runtime), as benchmark `label`.
+fn one_thread<M: Measurement>(
+    group: &mut criterion::BenchmarkGroup<'_, M>,
+    label: &str,
+    single: &tokio::runtime::Runtime,
+    core: &Core,
+    component: &Arc<LoadedComponent>,
+    spec: &Arc<CallSpec>,
+    kind: &Kind,
+) {
+    // One checked call first: a broken guest fails here, not halfway through a sample.
+    single.block_on(call_once(&core.runtime, component, spec, kind));
+    group.bench_function(label, |b| b.to_async(single).iter(|| call_once(&core.runtime, component, spec, kind)));
+}
+
+criterion_group!(wall, calls, on_demand);
+criterion_group! {
+    name = cpu;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = cpu_time
+}
+criterion_main!(wall, cpu);
