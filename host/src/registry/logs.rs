@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread;
+use std::time::Duration;
 
 use super::RegistryError;
 use super::types::LogEntry;
@@ -26,6 +27,10 @@ pub const DEFAULT_LOG_RETENTION: usize = 1000;
 pub const DEFAULT_LOG_QUEUE_CAPACITY: usize = 8192;
 /// Most entries written in one batch (one transaction).
 pub const DEFAULT_LOG_BATCH_SIZE: usize = 2048;
+/// How long the writer lets entries gather after the first one of a batch arrives. Under load
+/// this turns one transaction (and one wake-up of the thread) per entry into one per burst;
+/// an entry is stored (and a flush answered) at most this much later.
+pub const DEFAULT_LOG_LINGER: Duration = Duration::from_millis(2);
 /// Longest message stored; longer ones are cut at a character boundary and marked `…`.
 pub const DEFAULT_MAX_LOG_MESSAGE_BYTES: usize = 8 * 1024;
 
@@ -49,6 +54,8 @@ pub struct LogWriterConfig {
     pub batch_size: usize,
     /// Message size cap in bytes.
     pub max_message_bytes: usize,
+    /// Time entries gather before a batch is written (zero: write what is queued at once).
+    pub linger: Duration,
 }
 
 impl Default for LogWriterConfig {
@@ -58,6 +65,7 @@ impl Default for LogWriterConfig {
             queue_capacity: DEFAULT_LOG_QUEUE_CAPACITY,
             batch_size: DEFAULT_LOG_BATCH_SIZE,
             max_message_bytes: DEFAULT_MAX_LOG_MESSAGE_BYTES,
+            linger: DEFAULT_LOG_LINGER,
         }
     }
 }
@@ -114,6 +122,7 @@ impl LogWriter {
             counters: Arc::clone(&counters),
             retention: config.retention.max(1),
             batch_size: config.batch_size.max(1),
+            linger: config.linger,
             trim_every: (config.retention / 10).max(1),
             since_trim: HashMap::new(),
         };
@@ -191,6 +200,7 @@ struct Worker<S: LogSink> {
     counters: Arc<Counters>,
     retention: usize,
     batch_size: usize,
+    linger: Duration,
     /// Trim a function once it has this many entries written since its last trim.
     trim_every: usize,
     /// Entries written per function since its last trim.
@@ -206,6 +216,11 @@ impl<S: LogSink> Worker<S> {
         let mut pending_error: Option<String> = None;
         // The first receive blocks; the rest drain what is already queued.
         while let Ok(first) = self.receiver.recv() {
+            // Let a burst gather: one transaction for many entries, and while this thread
+            // sleeps (rather than waits on the channel) a push does not have to wake it.
+            if matches!(first, Command::Entry(_)) && !self.linger.is_zero() {
+                thread::sleep(self.linger);
+            }
             let mut next = Some(first);
             let mut disconnected = false;
             while let Some(command) = next.take() {
@@ -394,6 +409,29 @@ mod tests {
                 failed: 0
             }
         );
+    }
+
+    #[test]
+    fn linger_gathers_a_burst_into_one_batch() {
+        let sink = MemorySink::default();
+        // A linger far longer than pushing 100 entries takes: they all arrive while the
+        // worker sleeps after the first, and go out together.
+        let writer = LogWriter::spawn(
+            sink.clone(),
+            LogWriterConfig {
+                linger: Duration::from_secs(1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for i in 0..100 {
+            assert!(writer.push(entry("f", i)));
+        }
+        writer.flush().unwrap();
+        assert_eq!(sink.rows.lock().unwrap().len(), 100);
+        let batches = sink.batches.lock().unwrap();
+        // Two at most: a push delayed past the whole linger would start a second batch.
+        assert!(batches.len() <= 2, "entries were not gathered: {batches:?}");
     }
 
     #[test]

@@ -1,0 +1,395 @@
+//! `fdo-load`: the load benchmark. Starts each server in turn on loopback, drives it with
+//! `wrk` at several connection counts, and prints requests per second, latency percentiles and
+//! the ratios the benchmark targets are stated in:
+//!
+//! * `native`: a plain hyper hello (`hello-native`), the ceiling;
+//! * `wasmtime`: `wasmtime serve` on the `http-hello` `wasi:http` component;
+//! * `fdo-http`: the same component deployed to `fdo serve`, through the pass-through path
+//!   `GET /v1/functions/hello-http` (API key checked);
+//! * `fdo-rpc`: `rpc-basic` deployed to `fdo serve`, `POST /v1/functions/hello-rpc` with
+//!   `{"method":"greet","params":["world"]}` (the full API path: auth, JSON, a fresh instance);
+//! * `many`: a fresh `fdo serve` with one function, then with `--functions` functions (distinct
+//!   ids; the same component, or one component each with `--distinct`): resident memory from
+//!   `/proc/PID/status` and invoke latency over all of them against the one-function case.
+//!
+//! Every server gets a fresh data directory in a temporary directory and is killed when its
+//! scenario ends (or the driver fails). `benches/load.sh` builds the release binaries and runs
+//! this; see `--help` for the options.
+
+mod procs;
+mod report;
+mod wrk;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail, ensure};
+use base64::Engine as _;
+use clap::Parser;
+use fdo_benches::test_guests;
+use serde_json::{Value, json};
+
+use procs::{Server, free_loopback_addr, memory};
+use report::{Many, Report, Row};
+use wrk::{Load, Wrk};
+
+/// The API key the benchmark's fdo servers accept.
+const API_KEY: &str = "fdo-load-benchmark-key-0123456789";
+/// The RPC call every `fdo-rpc` request makes.
+const RPC_BODY: &str = r#"{"method":"greet","params":["world"]}"#;
+/// What the RPC call answers.
+const RPC_ANSWER: &str = "Hello, world!";
+/// What `http-hello` answers on `/`.
+const HTTP_ANSWER: &str = "hello from wasi:http";
+/// Deploys in flight at once when deploying many functions.
+const DEPLOY_PARALLELISM: usize = 4;
+
+/// The fdo load benchmark: fdo against `wasmtime serve` and a native hyper hello, with wrk.
+#[derive(Debug, Parser)]
+#[command(name = "fdo-load")]
+struct Args {
+    /// Seconds each wrk measurement runs.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Connection counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    connections: Vec<u32>,
+    /// wrk threads (`-t`); the targets were stated for `-t1`.
+    #[arg(long, default_value_t = 1)]
+    threads: u32,
+    /// Scenarios to run, comma-separated: native, wasmtime, fdo-http, fdo-rpc, many.
+    #[arg(long, value_delimiter = ',', default_value = "native,wasmtime,fdo-http,fdo-rpc,many")]
+    only: Vec<String>,
+    /// Functions deployed in the `many` scenario.
+    #[arg(long, default_value_t = 1000)]
+    functions: usize,
+    /// Give every function of the `many` scenario its own component (a copy of rpc-basic with
+    /// a distinct custom section), so each is compiled and cached separately.
+    #[arg(long)]
+    distinct: bool,
+    /// `--cache-memory-mb` of the `many` scenario's fdo (its memory-tier budget).
+    #[arg(long)]
+    cache_memory_mb: Option<u64>,
+    /// The fdo binary (default: `fdo` next to this one).
+    #[arg(long)]
+    fdo: Option<PathBuf>,
+    /// The hello-native binary (default: next to this one).
+    #[arg(long)]
+    native: Option<PathBuf>,
+    /// The wasmtime binary (default: `$WASMTIME`, then `target/tools/bin/wasmtime`, then PATH).
+    #[arg(long)]
+    wasmtime: Option<PathBuf>,
+    /// The wrk binary.
+    #[arg(long, default_value = "wrk")]
+    wrk: PathBuf,
+    /// Also write every result as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    ensure!(!args.connections.is_empty(), "--connections needs at least one value");
+    ensure!(args.duration >= 1, "--duration must be at least 1 second");
+    let here = std::env::current_exe()?.parent().map(Path::to_path_buf).context("locating this binary")?;
+    let tmp = tempfile::Builder::new().prefix("fdo-load-").tempdir()?;
+    let wrk = Wrk::new(args.wrk.clone(), tmp.path(), args.threads, Duration::from_secs(args.duration))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut report = Report::new(&args.connections, args.threads, args.duration);
+    let wants = |name: &str| args.only.iter().any(|o| o == name);
+
+    if wants("native") {
+        let binary = args.native.clone().unwrap_or_else(|| here.join("hello-native"));
+        let mut command = Command::new(&binary);
+        command.arg("127.0.0.1:0");
+        let server = Server::start("hello-native", command, None)?;
+        measure(&wrk, &mut report, "native", &args.connections, &get(&format!("{}/", server.url())), Some(server.pid()))?;
+    }
+    if wants("wasmtime") {
+        match locate_wasmtime(args.wasmtime.clone(), &here) {
+            Some(binary) => {
+                let addr = free_loopback_addr()?;
+                let mut command = Command::new(&binary);
+                command.arg("serve").arg("--addr").arg(addr.to_string()).arg(test_guests::HTTP_HELLO);
+                let server = Server::start("wasmtime serve", command, Some(addr))?;
+                report.note(format!("wasmtime: {}", version(&binary)));
+                check_http(&rt, &format!("{}/", server.url()), None)?;
+                measure(&wrk, &mut report, "wasmtime", &args.connections, &get(&format!("{}/", server.url())), Some(server.pid()))?;
+            }
+            None => report.note(
+                "wasmtime not found: `cargo install wasmtime-cli --version 48.0.8 --locked --root target/tools` (ratios omitted)"
+                    .into(),
+            ),
+        }
+    }
+    let fdo_binary = args.fdo.clone().unwrap_or_else(|| here.join("fdo"));
+    if wants("fdo-http") || wants("fdo-rpc") {
+        let server = start_fdo(&fdo_binary, &tmp.path().join("fdo"), &[])?;
+        let client = reqwest::Client::new();
+        let rpc = std::fs::read(test_guests::RPC_BASIC)?;
+        let http = std::fs::read(test_guests::HTTP_HELLO)?;
+        rt.block_on(deploy(&client, &server, "hello-rpc", &rpc))?;
+        rt.block_on(deploy(&client, &server, "hello-http", &http))?;
+        let rpc_url = format!("{}/v1/functions/hello-rpc", server.url());
+        let http_url = format!("{}/v1/functions/hello-http", server.url());
+        rt.block_on(check_rpc(&client, &rpc_url))?;
+        check_http(&rt, &http_url, Some(API_KEY))?;
+        report.note(format!("fdo: RSS after deploying both: {}", memory(server.pid())?));
+        if wants("fdo-http") {
+            let load = Load { api_key: Some(API_KEY.into()), ..get(&http_url) };
+            measure(&wrk, &mut report, "fdo-http", &args.connections, &load, Some(server.pid()))?;
+        }
+        if wants("fdo-rpc") {
+            measure(&wrk, &mut report, "fdo-rpc", &args.connections, &rpc_load(rpc_url, None), Some(server.pid()))?;
+        }
+        report.note(format!("fdo: RSS after the runs: {}", memory(server.pid())?));
+    }
+    if wants("many") && args.functions > 0 {
+        let many = many(&args, &rt, &wrk, &fdo_binary, tmp.path())?;
+        report.many = Some(many);
+    }
+
+    print!("{}", report.render());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs `load` at every connection count and records it as `target`.
+fn measure(wrk: &Wrk, report: &mut Report, target: &str, connections: &[u32], load: &Load, pid: Option<u32>) -> anyhow::Result<()> {
+    for &c in connections {
+        let loadavg = loadavg();
+        let outcome = wrk.run(load, c).with_context(|| format!("{target} at {c} connections"))?;
+        let rss = pid.and_then(|p| memory(p).ok());
+        eprintln!(
+            "{target:>9} c={c:<3} {:>9.0} rps  p50 {:>6} us  p99 {:>6} us  errors {}",
+            outcome.rps(),
+            outcome.latency_us.p50,
+            outcome.latency_us.p99,
+            outcome.errors.total()
+        );
+        report.rows.push(Row { target: target.to_owned(), connections: c, outcome, loadavg_before: loadavg, rss });
+    }
+    Ok(())
+}
+
+/// The one-function case, then `--functions` functions, on a fresh fdo.
+fn many(args: &Args, rt: &tokio::runtime::Runtime, wrk: &Wrk, fdo: &Path, tmp: &Path) -> anyhow::Result<Many> {
+    let mut extra = Vec::new();
+    if let Some(mb) = args.cache_memory_mb {
+        extra.push("--cache-memory-mb".to_owned());
+        extra.push(mb.to_string());
+    }
+    let server = start_fdo(fdo, &tmp.join("fdo-many"), &extra)?;
+    let client = reqwest::Client::new();
+    let base = std::fs::read(test_guests::RPC_BASIC)?;
+    let component = |i: usize| if args.distinct { with_custom_section(&base, i) } else { base.clone() };
+    let rotate = |count: usize| {
+        let load = rpc_load(format!("{}/v1/functions/f-0", server.url()), Some(("/v1/functions/f-".into(), count, String::new())));
+        load
+    };
+    let mut result = Many { functions: args.functions, distinct: args.distinct, cache_memory_mb: args.cache_memory_mb, ..Many::default() };
+    result.rss_idle = memory(server.pid())?;
+
+    rt.block_on(deploy(&client, &server, "f-0", &component(0)))?;
+    rt.block_on(check_rpc(&client, &format!("{}/v1/functions/f-0", server.url())))?;
+    result.rss_one = memory(server.pid())?;
+    for &c in &args.connections {
+        let outcome = wrk.run(&rotate(1), c).with_context(|| format!("one function at {c} connections"))?;
+        eprintln!("  many: 1 function    c={c:<3} {:>8.0} rps  p50 {:>6} us  p99 {:>6} us", outcome.rps(), outcome.latency_us.p50, outcome.latency_us.p99);
+        result.one.push((c, outcome));
+    }
+    result.rss_one_after = memory(server.pid())?;
+
+    let started = std::time::Instant::now();
+    rt.block_on(async {
+        use futures_util::StreamExt as _;
+        let mut deploys = futures_util::stream::iter(1..args.functions)
+            .map(|i| {
+                let (client, server, bytes) = (&client, &server, component(i));
+                async move { deploy(client, server, &format!("f-{i}"), &bytes).await }
+            })
+            .buffer_unordered(DEPLOY_PARALLELISM);
+        while let Some(done) = deploys.next().await {
+            done?;
+        }
+        anyhow::Ok(())
+    })?;
+    result.deploy_secs = started.elapsed().as_secs_f64();
+    result.rss_deployed = memory(server.pid())?;
+    // Call each once, so every function has run (and its instance slots have been used).
+    rt.block_on(async {
+        for i in 0..args.functions {
+            check_rpc(&client, &format!("{}/v1/functions/f-{i}", server.url())).await?;
+        }
+        anyhow::Ok(())
+    })?;
+    result.rss_called = memory(server.pid())?;
+    for &c in &args.connections {
+        let outcome = wrk.run(&rotate(args.functions), c).with_context(|| format!("{} functions at {c} connections", args.functions))?;
+        eprintln!("  many: {} functions c={c:<3} {:>8.0} rps  p50 {:>6} us  p99 {:>6} us", args.functions, outcome.rps(), outcome.latency_us.p50, outcome.latency_us.p99);
+        result.all.push((c, outcome));
+    }
+    result.rss_after = memory(server.pid())?;
+    Ok(result)
+}
+
+/// Starts `fdo serve` on a free loopback port with a fresh `data_dir`, rate limits off.
+fn start_fdo(binary: &Path, data_dir: &Path, extra: &[String]) -> anyhow::Result<Server> {
+    let mut command = Command::new(binary);
+    command
+        .arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--no-rate-limit")
+        .args(extra)
+        .env("FDO_API_KEY", API_KEY)
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    Server::start("fdo serve", command, None)
+}
+
+/// Deploys `bytes` as function `id` (version 1.0.0).
+async fn deploy(client: &reqwest::Client, server: &Server, id: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let body = json!({
+        "id": id,
+        "version": "1.0.0",
+        "language": "rust",
+        "entryPoint": "src/lib.rs",
+        "dependencies": {},
+        "code": base64::engine::general_purpose::STANDARD.encode(bytes),
+    });
+    let response = client
+        .post(format!("{}/v1/api/functions", server.url()))
+        .header("x-api-key", API_KEY)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("deploying {id}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("deploying {id}: {status} {}", response.text().await.unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// One RPC call, checked.
+async fn check_rpc(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let response = client
+        .post(url)
+        .header("x-api-key", API_KEY)
+        .header("content-type", "application/json")
+        .body(RPC_BODY)
+        .send()
+        .await
+        .with_context(|| format!("calling {url}"))?;
+    let status = response.status();
+    let value: Value = response.json().await.with_context(|| format!("reading the answer of {url}"))?;
+    ensure!(status.is_success() && value["result"] == RPC_ANSWER, "{url} answered {status} {value}");
+    Ok(())
+}
+
+/// One `GET`, checked against the hello body.
+fn check_http(rt: &tokio::runtime::Runtime, url: &str, api_key: Option<&str>) -> anyhow::Result<()> {
+    rt.block_on(async {
+        let mut request = reqwest::Client::new().get(url);
+        if let Some(key) = api_key {
+            request = request.header("x-api-key", key);
+        }
+        let response = request.send().await.with_context(|| format!("calling {url}"))?;
+        let status = response.status();
+        let text = response.text().await?;
+        ensure!(status.is_success() && text == HTTP_ANSWER, "{url} answered {status} {text:?}");
+        Ok(())
+    })
+}
+
+/// A `GET` of `url`.
+fn get(url: &str) -> Load {
+    Load { url: url.to_owned(), method: "GET", body: None, api_key: None, rotate: None }
+}
+
+/// The RPC `greet` call to `url`, optionally rotating over function paths.
+fn rpc_load(url: String, rotate: Option<(String, usize, String)>) -> Load {
+    Load { url, method: "POST", body: Some(RPC_BODY.into()), api_key: Some(API_KEY.into()), rotate }
+}
+
+/// `component` with a custom section naming copy `i` appended: a different digest, the same
+/// behaviour.
+fn with_custom_section(component: &[u8], i: usize) -> Vec<u8> {
+    let name = b"fdo-bench-copy";
+    let payload = i.to_string();
+    let mut content = Vec::new();
+    leb128(&mut content, name.len());
+    content.extend_from_slice(name);
+    content.extend_from_slice(payload.as_bytes());
+    let mut out = component.to_vec();
+    out.push(0); // custom section id
+    leb128(&mut out, content.len());
+    out.extend_from_slice(&content);
+    out
+}
+
+fn leb128(out: &mut Vec<u8>, mut value: usize) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// The wasmtime to compare with: the flag, `$WASMTIME`, the copy `load.sh` installs under
+/// `target/tools`, or the one on PATH.
+fn locate_wasmtime(flag: Option<PathBuf>, here: &Path) -> Option<PathBuf> {
+    let candidates = flag
+        .into_iter()
+        .chain(std::env::var_os("WASMTIME").map(PathBuf::from))
+        .chain(here.parent().map(|target| target.join("tools/bin/wasmtime")))
+        .chain(Some(PathBuf::from("wasmtime")));
+    candidates.into_iter().find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
+}
+
+/// `BINARY --version`, trimmed.
+fn version(binary: &Path) -> String {
+    Command::new(binary)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|e| format!("unknown ({e})"))
+}
+
+/// The 1-minute load average, to flag measurements taken on a busy machine.
+fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_section_copies_differ_and_stay_components() {
+        let base = std::fs::read(test_guests::RPC_BASIC).unwrap();
+        let a = with_custom_section(&base, 1);
+        let b = with_custom_section(&base, 2);
+        assert_ne!(fdo::loader::digest(&a), fdo::loader::digest(&b));
+        assert!(fdo::loader::looks_like_component(&a));
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(&a)
+            .expect("still a valid component");
+    }
+
+    #[test]
+    fn leb128_encodes_multi_byte_values() {
+        let mut out = Vec::new();
+        leb128(&mut out, 624_485);
+        assert_eq!(out, [0xe5, 0x8e, 0x26]);
+    }
+}

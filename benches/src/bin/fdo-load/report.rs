@@ -1,0 +1,225 @@
+//! The benchmark's results and their Markdown rendering, with the ratios the targets of
+//! issue 6 are stated in.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::procs::Memory;
+use crate::wrk::Outcome;
+
+/// RPC through the full API path, in multiples of `wasmtime serve`'s rps.
+const TARGET_RPC_RATIO: f64 = 3.0;
+/// `wasi:http` pass-through, in multiples of `wasmtime serve`'s rps.
+const TARGET_HTTP_RATIO: f64 = 1.2;
+/// Invoke latency with many functions, as a multiple of the one-function case.
+const TARGET_MANY_LATENCY: f64 = 1.10;
+
+/// One wrk measurement.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    /// Which server and path.
+    pub target: String,
+    /// wrk connections.
+    pub connections: u32,
+    /// wrk's result.
+    pub outcome: Outcome,
+    /// 1-minute load average just before (a busy machine skews everything).
+    pub loadavg_before: Option<f64>,
+    /// The server's memory right after.
+    pub rss: Option<Memory>,
+}
+
+/// The many-functions scenario.
+#[derive(Debug, Default, Serialize)]
+pub struct Many {
+    /// Functions deployed.
+    pub functions: usize,
+    /// One component per function (else all share one).
+    pub distinct: bool,
+    /// The memory-tier budget given to fdo (None: its default).
+    pub cache_memory_mb: Option<u64>,
+    /// Memory of the fresh server.
+    pub rss_idle: Memory,
+    /// After deploying and calling one function.
+    pub rss_one: Memory,
+    /// After the one-function wrk runs.
+    pub rss_one_after: Memory,
+    /// Seconds the other deploys took.
+    pub deploy_secs: f64,
+    /// After deploying all of them.
+    pub rss_deployed: Memory,
+    /// After calling each once.
+    pub rss_called: Memory,
+    /// After the many-function wrk runs.
+    pub rss_after: Memory,
+    /// wrk over the one function, by connections.
+    pub one: Vec<(u32, Outcome)>,
+    /// wrk rotating over all functions, by connections.
+    pub all: Vec<(u32, Outcome)>,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Connection counts.
+    pub connections: Vec<u32>,
+    /// wrk threads.
+    pub threads: u32,
+    /// Seconds per measurement.
+    pub duration_s: u64,
+    /// Every measurement.
+    pub rows: Vec<Row>,
+    /// Versions, memory figures and anything else worth printing.
+    pub notes: Vec<String>,
+    /// The many-functions scenario, when run.
+    pub many: Option<Many>,
+}
+
+impl std::fmt::Display for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "VmRSS {:.1} MiB (anon {:.1}, file {:.1}; peak {:.1})",
+            mib(self.rss_kib),
+            mib(self.anon_kib),
+            mib(self.file_kib),
+            mib(self.peak_kib)
+        )
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+impl Report {
+    /// An empty report for these settings.
+    pub fn new(connections: &[u32], threads: u32, duration_s: u64) -> Self {
+        Self { connections: connections.to_vec(), threads, duration_s, rows: Vec::new(), notes: Vec::new(), many: None }
+    }
+
+    /// Adds a note.
+    pub fn note(&mut self, note: String) {
+        eprintln!("{note}");
+        self.notes.push(note);
+    }
+
+    fn find(&self, target: &str, connections: u32) -> Option<&Outcome> {
+        self.rows.iter().find(|r| r.target == target && r.connections == connections).map(|r| &r.outcome)
+    }
+
+    /// The report as Markdown.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "\n## Throughput and latency (wrk -t{} -d{}s, loopback)\n", self.threads, self.duration_s);
+        let _ = writeln!(out, "| target | conns | req/s | mean us | p50 us | p90 us | p99 us | p99.9 us | errors | load avg before |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for r in &self.rows {
+            let o = &r.outcome;
+            let l = &o.latency_us;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                r.target,
+                r.connections,
+                o.rps(),
+                l.mean,
+                l.p50,
+                l.p90,
+                l.p99,
+                l.p999,
+                o.errors.total(),
+                r.loadavg_before.map_or("?".into(), |a| format!("{a:.2}"))
+            );
+        }
+        let _ = writeln!(out, "\n## Ratios against `wasmtime serve`\n");
+        let _ = writeln!(
+            out,
+            "| conns | fdo-rpc / wasmtime rps (target >= {TARGET_RPC_RATIO}) | fdo-http / wasmtime rps (target >= {TARGET_HTTP_RATIO}) | p99 fdo-rpc / wasmtime | p99 fdo-http / wasmtime | wasmtime / native rps |"
+        );
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
+        for &c in &self.connections {
+            let Some(w) = self.find("wasmtime", c) else { continue };
+            let rps = |t: &str| self.find(t, c).map(|o| ratio(o.rps(), w.rps()));
+            let p99 = |t: &str| self.find(t, c).map(|o| ratio(o.latency_us.p99 as f64, w.latency_us.p99 as f64));
+            let native = self.find("native", c).map(|n| ratio(w.rps(), n.rps()));
+            let _ = writeln!(
+                out,
+                "| {c} | {} | {} | {} | {} | {} |",
+                mark(rps("fdo-rpc"), |x| x >= TARGET_RPC_RATIO),
+                mark(rps("fdo-http"), |x| x >= TARGET_HTTP_RATIO),
+                mark(p99("fdo-rpc"), |x| x <= 1.0),
+                mark(p99("fdo-http"), |x| x <= 1.0),
+                show(native)
+            );
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "\n- {note}");
+        }
+        if let Some(m) = &self.many {
+            m.render(&mut out);
+        }
+        out
+    }
+}
+
+impl Many {
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "\n## {} deployed functions ({}; memory-tier budget {})\n",
+            self.functions,
+            if self.distinct { "one component each" } else { "all the same component" },
+            self.cache_memory_mb.map_or("default".into(), |mb| format!("{mb} MiB"))
+        );
+        let _ = writeln!(out, "| state | memory |");
+        let _ = writeln!(out, "|---|---|");
+        for (state, m) in [
+            ("fresh server", &self.rss_idle),
+            ("1 function deployed and called", &self.rss_one),
+            ("after the 1-function runs", &self.rss_one_after),
+            (&*format!("{} deployed ({:.1} s)", self.functions, self.deploy_secs), &self.rss_deployed),
+            ("each called once", &self.rss_called),
+            ("after the many-function runs", &self.rss_after),
+        ] {
+            let _ = writeln!(out, "| {state} | {m} |");
+        }
+        let _ = writeln!(out, "\n| conns | 1 fn req/s | 1 fn mean us | 1 fn p50 | 1 fn p99 | {n} fn req/s | {n} fn mean us | {n} fn p50 | {n} fn p99 | mean ratio (target <= {TARGET_MANY_LATENCY}) | p50 ratio |", n = self.functions);
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (c, one) in &self.one {
+            let Some((_, all)) = self.all.iter().find(|(k, _)| k == c) else { continue };
+            let _ = writeln!(
+                out,
+                "| {c} | {:.0} | {:.0} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} |",
+                one.rps(),
+                one.latency_us.mean,
+                one.latency_us.p50,
+                one.latency_us.p99,
+                all.rps(),
+                all.latency_us.mean,
+                all.latency_us.p50,
+                all.latency_us.p99,
+                mark(Some(ratio(all.latency_us.mean, one.latency_us.mean)), |x| x <= TARGET_MANY_LATENCY),
+                show(Some(ratio(all.latency_us.p50 as f64, one.latency_us.p50 as f64))),
+            );
+        }
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 { f64::NAN } else { a / b }
+}
+
+fn show(x: Option<f64>) -> String {
+    x.map_or("n/a".into(), |x| format!("{x:.2}"))
+}
+
+/// `x` with a verdict against `ok`.
+fn mark(x: Option<f64>, ok: impl Fn(f64) -> bool) -> String {
+    match x {
+        Some(x) if ok(x) => format!("{x:.2} (met)"),
+        Some(x) => format!("{x:.2} (NOT met)"),
+        None => "n/a".into(),
+    }
+}
