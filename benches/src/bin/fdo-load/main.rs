@@ -6,10 +6,11 @@
 //! * `wasmtime`: `wasmtime serve` on the `http-hello` `wasi:http` component;
 //! * `fdo-http`: the same component deployed to `fdo serve`, through the pass-through path
 //!   `GET /v1/functions/hello-http` (API key checked);
-//! * `fdo-rpc`: `rpc-basic` deployed to `fdo serve`, `POST /v1/functions/hello-rpc` with
-//!   `{"method":"greet","params":["world"]}` (the full API path: auth, JSON, a fresh instance);
+//! * `fdo-rpc`: the `hello` example deployed to `fdo serve`, `POST /v1/functions/hello-rpc`
+//!   with `{"method":"main","params":{"name":"world"}}` (the full API path: auth, JSON, a
+//!   fresh instance, and the guest's log line stored);
 //! * `many`: a fresh `fdo serve` with one function, then with `--functions` functions (distinct
-//!   ids; the same component, or one component each with `--distinct`): resident memory from
+//!   ids; the `hello` example, or one copy of it each with `--distinct`): resident memory from
 //!   `/proc/PID/status` and invoke latency over all of them against the one-function case.
 //!
 //! Every server gets a fresh data directory in a temporary directory and is killed when its
@@ -36,10 +37,10 @@ use wrk::{Load, Wrk};
 
 /// The API key the benchmark's fdo servers accept.
 const API_KEY: &str = "fdo-load-benchmark-key-0123456789";
-/// The RPC call every `fdo-rpc` request makes.
-const RPC_BODY: &str = r#"{"method":"greet","params":["world"]}"#;
-/// What the RPC call answers.
-const RPC_ANSWER: &str = "Hello, world!";
+/// The RPC call every `fdo-rpc` request makes: the `hello` example's `main`.
+const RPC_BODY: &str = r#"{"method":"main","params":{"name":"world"}}"#;
+/// What the RPC call answers (the `result` field).
+const RPC_ANSWER: &str = r#"{"body":"Hello world!"}"#;
 /// What `http-hello` answers on `/`.
 const HTTP_ANSWER: &str = "hello from wasi:http";
 /// Deploys in flight at once when deploying many functions.
@@ -64,7 +65,7 @@ struct Args {
     /// Functions deployed in the `many` scenario.
     #[arg(long, default_value_t = 1000)]
     functions: usize,
-    /// Give every function of the `many` scenario its own component (a copy of rpc-basic with
+    /// Give every function of the `many` scenario its own component (a copy of hello with
     /// a distinct custom section), so each is compiled and cached separately.
     #[arg(long)]
     distinct: bool,
@@ -127,7 +128,7 @@ fn main() -> anyhow::Result<()> {
     if wants("fdo-http") || wants("fdo-rpc") {
         let server = start_fdo(&fdo_binary, &tmp.path().join("fdo"), &[])?;
         let client = reqwest::Client::new();
-        let rpc = std::fs::read(test_guests::RPC_BASIC)?;
+        let rpc = std::fs::read(test_guests::HELLO)?;
         let http = std::fs::read(test_guests::HTTP_HELLO)?;
         rt.block_on(deploy(&client, &server, "hello-rpc", &rpc))?;
         rt.block_on(deploy(&client, &server, "hello-http", &http))?;
@@ -184,7 +185,7 @@ fn many(args: &Args, rt: &tokio::runtime::Runtime, wrk: &Wrk, fdo: &Path, tmp: &
     }
     let server = start_fdo(fdo, &tmp.join("fdo-many"), &extra)?;
     let client = reqwest::Client::new();
-    let base = std::fs::read(test_guests::RPC_BASIC)?;
+    let base = std::fs::read(test_guests::HELLO)?;
     let component = |i: usize| if args.distinct { with_custom_section(&base, i) } else { base.clone() };
     let rotate = |count: usize| {
         let load = rpc_load(format!("{}/v1/functions/f-0", server.url()), Some(("/v1/functions/f-".into(), count, String::new())));
@@ -288,7 +289,8 @@ async fn check_rpc(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
         .with_context(|| format!("calling {url}"))?;
     let status = response.status();
     let value: Value = response.json().await.with_context(|| format!("reading the answer of {url}"))?;
-    ensure!(status.is_success() && value["result"] == RPC_ANSWER, "{url} answered {status} {value}");
+    let expected: Value = serde_json::from_str(RPC_ANSWER)?;
+    ensure!(status.is_success() && value["result"] == expected, "{url} answered {status} {value}");
     Ok(())
 }
 
@@ -376,7 +378,7 @@ mod tests {
 
     #[test]
     fn custom_section_copies_differ_and_stay_components() {
-        let base = std::fs::read(test_guests::RPC_BASIC).unwrap();
+        let base = std::fs::read(test_guests::HELLO).unwrap();
         let a = with_custom_section(&base, 1);
         let b = with_custom_section(&base, 2);
         assert_ne!(fdo::loader::digest(&a), fdo::loader::digest(&b));
