@@ -64,6 +64,8 @@ pub struct Active {
     pub load: LoadInfo,
     /// Secret values, to scrub from anything the guest logs.
     secret_values: Vec<String>,
+    /// The served component's digest (hex), as the loader's memory tier knows it.
+    digest: String,
 }
 
 impl Active {
@@ -125,7 +127,10 @@ pub struct FunctionHost {
     loader: Loader,
     runtime: Arc<Runtime>,
     logs: LogWriter,
-    active: DashMap<String, Arc<Active>>,
+    /// The loaded active version of each function called or deployed since it was last
+    /// changed. An entry goes when its component leaves the loader's memory tier, so the
+    /// memory budget bounds what is held here too; the next call loads it again (from disk).
+    active: Arc<DashMap<String, Arc<Active>>>,
     /// Bumped by every deploy, rollback and delete. A load started before a change must not
     /// put what it read into `active` afterwards (it could resurrect a deleted function or
     /// hide a new version), so `get` caches only when no change happened meanwhile.
@@ -137,12 +142,19 @@ impl FunctionHost {
     pub fn new(registry: Arc<dyn Registry>, loader: Loader) -> Self {
         let runtime = loader.runtime().clone();
         let logs = registry.log_writer();
+        let active: Arc<DashMap<String, Arc<Active>>> = Arc::default();
+        let held = Arc::downgrade(&active);
+        loader.set_eviction_observer(Arc::new(move |digest: &str| {
+            if let Some(active) = held.upgrade() {
+                active.retain(|_, a| a.digest != digest);
+            }
+        }));
         Self {
             registry,
             loader,
             runtime,
             logs,
-            active: DashMap::new(),
+            active,
             generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -160,6 +172,12 @@ impl FunctionHost {
     /// The runtime.
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
+    }
+
+    /// Functions whose active version is held loaded right now (each one's component is in
+    /// the loader's memory tier).
+    pub fn loaded_functions(&self) -> usize {
+        self.active.len()
     }
 
     /// The log writer.
@@ -364,6 +382,7 @@ impl FunctionHost {
             .map(|(_, v)| v.to_owned())
             .filter(|v| v.len() >= 4)
             .collect();
+        let digest = served.component.digest.to_hex();
         Active {
             record,
             served,
@@ -371,6 +390,7 @@ impl FunctionHost {
             spec,
             load,
             secret_values,
+            digest,
         }
     }
 

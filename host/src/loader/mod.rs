@@ -130,6 +130,10 @@ struct Entry {
 /// Called with every successful load (metrics hang here).
 pub type LoadObserver = Arc<dyn Fn(&LoadResult) + Send + Sync>;
 
+/// Called with the digest of every component that leaves the memory tier (evicted for the
+/// budget or invalidated), so whoever holds on to it can let go too.
+pub type EvictionObserver = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The compiled-code cache with its three tiers.
 pub struct Loader {
     runtime: Arc<Runtime>,
@@ -138,6 +142,8 @@ pub struct Loader {
     stats: LoaderStats,
     /// Set once by the server, so loads at warm-up and on the invoke path are measured too.
     observer: std::sync::OnceLock<LoadObserver>,
+    /// Set once by the function host, which drops what it holds of an evicted component.
+    on_evict: Arc<std::sync::OnceLock<EvictionObserver>>,
 }
 
 impl Loader {
@@ -148,8 +154,18 @@ impl Loader {
             Some(dir) => ArtifactStore::open(dir, runtime.engine().compatibility_key()),
             None => ArtifactStore::disabled("no cache directory configured; running memory-only"),
         };
+        let on_evict: Arc<std::sync::OnceLock<EvictionObserver>> = Arc::default();
+        let listener = on_evict.clone();
         let memory = moka::future::Cache::builder()
             .max_capacity(memory_budget)
+            .eviction_listener(move |digest: Arc<String>, _: Entry, cause| {
+                // A replaced entry holds the same digest's code: nothing left the tier.
+                if cause != moka::notification::RemovalCause::Replaced
+                    && let Some(observe) = listener.get()
+                {
+                    observe(&digest);
+                }
+            })
             .weigher(|_k: &String, v: &Entry| {
                 u32::try_from(v.component.compiled_bytes)
                     .unwrap_or(u32::MAX)
@@ -162,6 +178,7 @@ impl Loader {
             disk,
             stats: LoaderStats::default(),
             observer: std::sync::OnceLock::new(),
+            on_evict,
         }
     }
 
@@ -174,6 +191,13 @@ impl Loader {
     /// is kept; returns false for later ones).
     pub fn set_observer(&self, observer: LoadObserver) -> bool {
         self.observer.set(observer).is_ok()
+    }
+
+    /// Calls `observer` with the digest of every component that leaves the memory tier from
+    /// now on (only the first observer set is kept; returns false for later ones). The memory
+    /// budget only bounds memory if nothing else keeps evicted components alive.
+    pub fn set_eviction_observer(&self, observer: EvictionObserver) -> bool {
+        self.on_evict.set(observer).is_ok()
     }
 
     /// What the loader did so far.
