@@ -64,8 +64,6 @@ pub struct Active {
     pub load: LoadInfo,
     /// Secret values, to scrub from anything the guest logs.
     secret_values: Vec<String>,
-    /// The served component's digest (hex), as the loader's memory tier knows it.
-    digest: String,
 }
 
 impl Active {
@@ -145,8 +143,8 @@ impl FunctionHost {
         let active: Arc<DashMap<String, Arc<Active>>> = Arc::default();
         let held = Arc::downgrade(&active);
         loader.set_eviction_observer(Arc::new(move |digest: &str| {
-            if let Some(active) = held.upgrade() {
-                active.retain(|_, a| a.digest != digest);
+            if let (Some(active), Ok(digest)) = (held.upgrade(), digest.parse::<Digest>()) {
+                active.retain(|_, a| a.served.component.digest != digest);
             }
         }));
         Self {
@@ -217,8 +215,7 @@ impl FunctionHost {
                 loaded.component,
                 load.clone(),
             );
-            self.active
-                .insert(active.record.id.clone(), Arc::new(active));
+            self.hold(active.record.id.clone(), Arc::new(active));
             let mut entry = LogEntry::new(
                 &outcome.version.function_id,
                 LogLevel::Info,
@@ -248,12 +245,30 @@ impl FunctionHost {
         // Check and insert under the map's entry lock, so a concurrent change cannot slip in
         // between the two.
         match self.active.entry(id.to_owned()) {
-            dashmap::Entry::Occupied(e) => Ok(e.get().clone()),
+            dashmap::Entry::Occupied(e) => return Ok(e.get().clone()),
             dashmap::Entry::Vacant(e) if self.generation() == generation => {
                 e.insert(active.clone());
-                Ok(active)
             }
-            dashmap::Entry::Vacant(_) => Ok(active),
+            dashmap::Entry::Vacant(_) => return Ok(active),
+        }
+        // Outside the entry lock: letting go takes the map's lock again.
+        self.let_go_if_evicted(id, &active);
+        Ok(active)
+    }
+
+    /// Holds `active` as the loaded state of `id`, unless its component already left the
+    /// memory tier.
+    fn hold(&self, id: String, active: Arc<Active>) {
+        self.active.insert(id.clone(), active.clone());
+        self.let_go_if_evicted(&id, &active);
+    }
+
+    /// The eviction observer drops entries whose component leaves the memory tier; a component
+    /// evicted while it was being loaded was gone before its entry went in, so check for that
+    /// after inserting (an eviction after the check reaches the observer).
+    fn let_go_if_evicted(&self, id: &str, active: &Arc<Active>) {
+        if !self.loader.holds(&active.served.component.digest.to_hex()) {
+            self.active.remove_if(id, |_, held| Arc::ptr_eq(held, active));
         }
     }
 
@@ -382,7 +397,6 @@ impl FunctionHost {
             .map(|(_, v)| v.to_owned())
             .filter(|v| v.len() >= 4)
             .collect();
-        let digest = served.component.digest.to_hex();
         Active {
             record,
             served,
@@ -390,7 +404,6 @@ impl FunctionHost {
             spec,
             load,
             secret_values,
-            digest,
         }
     }
 
@@ -529,7 +542,7 @@ impl FunctionHost {
         let outcome = self.blocking(move |r| r.rollback(&id2, &v2)).await?;
         self.changed(id);
         let active = Arc::new(self.load_record(outcome.function.clone()).await?);
-        self.active.insert(id.to_owned(), active.clone());
+        self.hold(id.to_owned(), active.clone());
         let mut entry = LogEntry::new(
             id,
             LogLevel::Info,
@@ -569,7 +582,7 @@ impl FunctionHost {
             match self.load_record(record).await {
                 Ok(active) => {
                     tracing::info!(function = %id, version = %active.served.version, tier = active.load.tier.as_str(), load_ms = active.load.load_time_ms, degraded = active.load.degraded, "warmed");
-                    self.active.insert(id, Arc::new(active));
+                    self.hold(id, Arc::new(active));
                     warmed += 1;
                 }
                 Err(e) => tracing::error!(function = %id, error = %e, "could not warm function"),

@@ -200,6 +200,11 @@ impl Loader {
         self.on_evict.set(observer).is_ok()
     }
 
+    /// Whether the memory tier holds `digest` right now.
+    pub fn holds(&self, digest: &str) -> bool {
+        self.memory.contains_key(digest)
+    }
+
     /// What the loader did so far.
     pub fn stats(&self) -> &LoaderStats {
         &self.stats
