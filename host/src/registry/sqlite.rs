@@ -179,7 +179,9 @@ impl SqliteRegistry {
 
         let log_conn = open_connection(&db_path, options.busy_timeout)?;
         log_conn.pragma_update(None, "synchronous", "NORMAL")?;
-        log_conn.pragma_update(None, "foreign_keys", true)?;
+        // The log sink checks that a function exists once per batch, inside the batch's write
+        // transaction (see SqliteLogSink::write_batch), instead of a foreign-key probe per row.
+        log_conn.pragma_update(None, "foreign_keys", false)?;
         let log_writer = LogWriter::spawn(SqliteLogSink { conn: log_conn }, options.logs)?;
 
         let blobs = BlobStore::open(data_dir.join(COMPONENTS_DIR_NAME))?;

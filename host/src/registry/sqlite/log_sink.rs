@@ -1,6 +1,8 @@
 //! The log writer's sink for the SQLite registry: one transaction per batch, retention by
 //! deleting all but the newest entries of a function.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::super::RegistryError;
@@ -19,13 +21,30 @@ impl LogSink for SqliteLogSink {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
-            // Entries of a function deleted meanwhile are skipped, not a failed batch.
-            let mut stmt = tx.prepare_cached(
+            // Entries of a function deleted meanwhile are skipped, not a failed batch. Each
+            // function is looked up once per batch rather than once per entry: the transaction
+            // holds the write lock, so no delete can come between the check and the inserts.
+            // (That check is also why this connection leaves foreign keys off.)
+            let mut exists = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM functions WHERE id = ?1)")?;
+            let mut insert = tx.prepare_cached(
                 "INSERT INTO logs (function_id, ts, level, message, request_id, version, duration_ms, outcome)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM functions WHERE id = ?1)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
+            let mut known: HashMap<&str, bool> = HashMap::new();
             for e in entries {
-                stmt.execute(params![
+                let id = e.function_id.as_str();
+                let present = match known.get(id) {
+                    Some(&present) => present,
+                    None => {
+                        let present: bool = exists.query_row([id], |row| row.get(0))?;
+                        known.insert(id, present);
+                        present
+                    }
+                };
+                if !present {
+                    continue;
+                }
+                insert.execute(params![
                     e.function_id,
                     e.timestamp.as_millis(),
                     e.level.rank(),
