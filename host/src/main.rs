@@ -7,6 +7,12 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use fdo::config::{LogFormat, ServeConfig};
 use tracing_subscriber::EnvFilter;
 
+/// Every call allocates and frees a few hundred small objects (the request, the store, WASI
+/// contexts, log entries) across worker threads; glibc's malloc spent ~17 % of the
+/// instructions of an RPC call (callgrind, benches/RESULTS.md), mimalloc far less.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Log levels when `RUST_LOG` is not set.
 const DEFAULT_LOG_FILTER: &str = "info,wasmtime=warn,cranelift=warn";
 
