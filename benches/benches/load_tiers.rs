@@ -10,7 +10,10 @@
 //! 0.1 s to seconds, so those groups use 10 flat samples; the Python compile (~15 s) runs last,
 //! with criterion's minimum of 10 single-iteration samples (about three minutes).
 
-#![expect(missing_docs, reason = "criterion_group! generates an undocumented public function")]
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented public function"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -28,7 +31,10 @@ const GUESTS: &[(&str, &str)] = &[
 ];
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// Loads `bytes` (whose digest is `hex`) through the loader and returns how long the
@@ -53,7 +59,13 @@ async fn timed_load(core: &Core, bytes: &Arc<Vec<u8>>, hex: &str, expect: LoadTi
 
 /// Runs `iters` timed loads from `tier`. Before each, untimed, the loader is put in the state
 /// the tier needs: the memory entry evicted, and for a compile the disk artifact removed too.
-fn iterate(rt: &tokio::runtime::Runtime, core: &Core, bytes: &Arc<Vec<u8>>, tier: LoadTier, iters: u64) -> Duration {
+fn iterate(
+    rt: &tokio::runtime::Runtime,
+    core: &Core,
+    bytes: &Arc<Vec<u8>>,
+    tier: LoadTier,
+    iters: u64,
+) -> Duration {
     let hex = digest(bytes);
     let mut total = Duration::ZERO;
     for _ in 0..iters {
@@ -68,8 +80,11 @@ fn iterate(rt: &tokio::runtime::Runtime, core: &Core, bytes: &Arc<Vec<u8>>, tier
     total
 }
 
+/// A guest's name and its component bytes.
+type Guest = (&'static str, Arc<Vec<u8>>);
+
 /// Every guest, read and deployed into one core (so the disk tier holds them all).
-fn setup(rt: &tokio::runtime::Runtime, with_python: bool) -> (Core, Vec<(&'static str, Arc<Vec<u8>>)>) {
+fn setup(rt: &tokio::runtime::Runtime, with_python: bool) -> (Core, Vec<Guest>) {
     let core = Core::new().expect("core");
     let mut guests = GUESTS.to_vec();
     if with_python {
@@ -91,9 +106,14 @@ fn compile(c: &mut Criterion) {
     let rt = runtime();
     let (core, guests) = setup(&rt, false);
     let mut group = c.benchmark_group("compile");
-    group.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(10));
     for (name, bytes) in &guests {
-        group.bench_function(*name, |b| b.iter_custom(|iters| iterate(&rt, &core, bytes, LoadTier::Compile, iters)));
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| iterate(&rt, &core, bytes, LoadTier::Compile, iters))
+        });
     }
     group.finish();
 }
@@ -104,9 +124,14 @@ fn cached(c: &mut Criterion) {
     let rt = runtime();
     let (core, guests) = setup(&rt, true);
     let mut group = c.benchmark_group("disk_cache_load");
-    group.sample_size(20).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(20)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(10));
     for (name, bytes) in &guests {
-        group.bench_function(*name, |b| b.iter_custom(|iters| iterate(&rt, &core, bytes, LoadTier::Disk, iters)));
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| iterate(&rt, &core, bytes, LoadTier::Disk, iters))
+        });
     }
     group.finish();
 
@@ -116,7 +141,9 @@ fn cached(c: &mut Criterion) {
         let hex = digest(bytes);
         rt.block_on(core.loader.evict(&hex));
         rt.block_on(timed_load(&core, bytes, &hex, LoadTier::Disk));
-        group.bench_function(*name, |b| b.iter_custom(|iters| iterate(&rt, &core, bytes, LoadTier::Memory, iters)));
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| iterate(&rt, &core, bytes, LoadTier::Memory, iters))
+        });
     }
     group.finish();
 }
@@ -133,7 +160,9 @@ fn compile_python(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(60));
-    group.bench_function("python-hello", |b| b.iter_custom(|iters| iterate(&rt, &core, &bytes, LoadTier::Compile, iters)));
+    group.bench_function("python-hello", |b| {
+        b.iter_custom(|iters| iterate(&rt, &core, &bytes, LoadTier::Compile, iters))
+    });
     group.finish();
 }
 

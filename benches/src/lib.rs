@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use fdo::engine::{EngineConfig, EngineHandle};
 use fdo::loader::{LoadResult, Loader};
-use fdo::runtime::{CallSpec, LoadedComponent, Limits, Runtime};
+use fdo::runtime::{CallSpec, Limits, LoadedComponent, Runtime};
 use http_body_util::{BodyExt, Empty};
 use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 
@@ -45,8 +45,16 @@ impl Core {
         let dir = tempfile::tempdir()?;
         let engine = EngineHandle::new(config)?;
         let runtime = Arc::new(Runtime::new(engine, BENCH_QUEUE_TIMEOUT)?);
-        let loader = Loader::new(runtime.clone(), Some(&dir.path().join("cache")), BENCH_MEMORY_BUDGET);
-        Ok(Self { runtime, loader, _dir: dir })
+        let loader = Loader::new(
+            runtime.clone(),
+            Some(&dir.path().join("cache")),
+            BENCH_MEMORY_BUDGET,
+        );
+        Ok(Self {
+            runtime,
+            loader,
+            _dir: dir,
+        })
     }
 
     /// Compiles `bytes` as a deploy does (disk artifact written, memory tier filled).
@@ -80,8 +88,13 @@ pub fn spec(function_id: &str) -> CallSpec {
 
 /// A body-less `GET` of `path` on `localhost`, as the pass-through path hands it to a guest.
 pub fn http_get(path: &str) -> anyhow::Result<http::Request<HyperIncomingBody>> {
-    let body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync();
-    Ok(http::Request::builder().method("GET").uri(format!("http://localhost{path}")).body(body)?)
+    let body = Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    Ok(http::Request::builder()
+        .method("GET")
+        .uri(format!("http://localhost{path}"))
+        .body(body)?)
 }
 
 /// Reads a guest's response body to the end.

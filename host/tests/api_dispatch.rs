@@ -234,18 +234,32 @@ async fn evicted_components_are_let_go_and_reloaded_from_disk() {
     // 1 MiB: hello (~0.5 MiB compiled) and the droplet controller do not fit together.
     c.cache_memory_mb = 1;
     let s = TestServer::start_with(c).await;
-    let (status, hello) = s.deploy("hello", "1.0.0", &read(test_guests::HELLO), json!({})).await;
+    let (status, hello) = s
+        .deploy("hello", "1.0.0", &read(test_guests::HELLO), json!({}))
+        .await;
     assert_eq!(status, 200);
-    let digest = hello["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+    let digest = hello["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
     assert_eq!(
-        s.deploy("droplets", "1.0.0", &read(test_guests::DROPLET_CONTROLLER), json!({}))
-            .await
-            .0,
+        s.deploy(
+            "droplets",
+            "1.0.0",
+            &read(test_guests::DROPLET_CONTROLLER),
+            json!({})
+        )
+        .await
+        .0,
         200
     );
     let host = &s.app.host;
     let (entries, _) = host.loader().memory_usage().await;
-    assert!(entries <= 1, "both components fit in 1 MiB; the test needs a smaller budget");
+    assert!(
+        entries <= 1,
+        "both components fit in 1 MiB; the test needs a smaller budget"
+    );
     assert!(
         host.loaded_functions() <= entries as usize,
         "{} functions held with {entries} components in the memory tier",
@@ -258,12 +272,20 @@ async fn evicted_components_are_let_go_and_reloaded_from_disk() {
     assert!(held >= 1, "hello is loaded after a call");
     host.loader().evict(&digest).await;
     host.loader().memory_usage().await;
-    assert_eq!(host.loaded_functions(), held - 1, "hello was still held after its eviction");
+    assert_eq!(
+        host.loaded_functions(),
+        held - 1,
+        "hello was still held after its eviction"
+    );
     let disk_before = host.loader().stats().disk_hits.load(Relaxed);
     assert_eq!(
         s.invoke("hello", "main", json!({"name": "again"})).await,
         (200, json!({"result": {"body": "Hello again!"}}))
     );
     let disk_after = host.loader().stats().disk_hits.load(Relaxed);
-    assert_eq!(disk_after, disk_before + 1, "hello was reloaded from the disk tier");
+    assert_eq!(
+        disk_after,
+        disk_before + 1,
+        "hello was reloaded from the disk tier"
+    );
 }

@@ -60,7 +60,11 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     threads: u32,
     /// Scenarios to run, comma-separated: native, wasmtime, fdo-http, fdo-rpc, many.
-    #[arg(long, value_delimiter = ',', default_value = "native,wasmtime,fdo-http,fdo-rpc,many")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "native,wasmtime,fdo-http,fdo-rpc,many"
+    )]
     only: Vec<String>,
     /// Functions deployed in the `many` scenario.
     #[arg(long, default_value_t = 1000)]
@@ -91,21 +95,44 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    ensure!(!args.connections.is_empty(), "--connections needs at least one value");
+    ensure!(
+        !args.connections.is_empty(),
+        "--connections needs at least one value"
+    );
     ensure!(args.duration >= 1, "--duration must be at least 1 second");
-    let here = std::env::current_exe()?.parent().map(Path::to_path_buf).context("locating this binary")?;
+    let here = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .context("locating this binary")?;
     let tmp = tempfile::Builder::new().prefix("fdo-load-").tempdir()?;
-    let wrk = Wrk::new(args.wrk.clone(), tmp.path(), args.threads, Duration::from_secs(args.duration))?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let wrk = Wrk::new(
+        args.wrk.clone(),
+        tmp.path(),
+        args.threads,
+        Duration::from_secs(args.duration),
+    )?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let mut report = Report::new(&args.connections, args.threads, args.duration);
     let wants = |name: &str| args.only.iter().any(|o| o == name);
 
     if wants("native") {
-        let binary = args.native.clone().unwrap_or_else(|| here.join("hello-native"));
+        let binary = args
+            .native
+            .clone()
+            .unwrap_or_else(|| here.join("hello-native"));
         let mut command = Command::new(&binary);
         command.arg("127.0.0.1:0");
         let server = Server::start("hello-native", command, None)?;
-        measure(&wrk, &mut report, "native", &args.connections, &get(&format!("{}/", server.url())), Some(server.pid()))?;
+        measure(
+            &wrk,
+            &mut report,
+            "native",
+            &args.connections,
+            &get(&format!("{}/", server.url())),
+            Some(server.pid()),
+        )?;
     }
     if wants("wasmtime") {
         match locate_wasmtime(args.wasmtime.clone(), &here) {
@@ -136,15 +163,38 @@ fn main() -> anyhow::Result<()> {
         let http_url = format!("{}/v1/functions/hello-http", server.url());
         rt.block_on(check_rpc(&client, &rpc_url))?;
         check_http(&rt, &http_url, Some(API_KEY))?;
-        report.note(format!("fdo: RSS after deploying both: {}", memory(server.pid())?));
+        report.note(format!(
+            "fdo: RSS after deploying both: {}",
+            memory(server.pid())?
+        ));
         if wants("fdo-http") {
-            let load = Load { api_key: Some(API_KEY.into()), ..get(&http_url) };
-            measure(&wrk, &mut report, "fdo-http", &args.connections, &load, Some(server.pid()))?;
+            let load = Load {
+                api_key: Some(API_KEY.into()),
+                ..get(&http_url)
+            };
+            measure(
+                &wrk,
+                &mut report,
+                "fdo-http",
+                &args.connections,
+                &load,
+                Some(server.pid()),
+            )?;
         }
         if wants("fdo-rpc") {
-            measure(&wrk, &mut report, "fdo-rpc", &args.connections, &rpc_load(rpc_url, None), Some(server.pid()))?;
+            measure(
+                &wrk,
+                &mut report,
+                "fdo-rpc",
+                &args.connections,
+                &rpc_load(rpc_url, None),
+                Some(server.pid()),
+            )?;
         }
-        report.note(format!("fdo: RSS after the runs: {}", memory(server.pid())?));
+        report.note(format!(
+            "fdo: RSS after the runs: {}",
+            memory(server.pid())?
+        ));
     }
     if wants("many") && args.functions > 0 {
         let many = many(&args, &rt, &wrk, &fdo_binary, tmp.path())?;
@@ -153,16 +203,26 @@ fn main() -> anyhow::Result<()> {
 
     print!("{}", report.render());
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
 
 /// Runs `load` at every connection count and records it as `target`.
-fn measure(wrk: &Wrk, report: &mut Report, target: &str, connections: &[u32], load: &Load, pid: Option<u32>) -> anyhow::Result<()> {
+fn measure(
+    wrk: &Wrk,
+    report: &mut Report,
+    target: &str,
+    connections: &[u32],
+    load: &Load,
+    pid: Option<u32>,
+) -> anyhow::Result<()> {
     for &c in connections {
         let loadavg = loadavg();
-        let outcome = wrk.run(load, c).with_context(|| format!("{target} at {c} connections"))?;
+        let outcome = wrk
+            .run(load, c)
+            .with_context(|| format!("{target} at {c} connections"))?;
         let rss = pid.and_then(|p| memory(p).ok());
         eprintln!(
             "{target:>9} c={c:<3} {:>9.0} rps  p50 {:>6} us  p99 {:>6} us  errors {}",
@@ -171,13 +231,25 @@ fn measure(wrk: &Wrk, report: &mut Report, target: &str, connections: &[u32], lo
             outcome.latency_us.p99,
             outcome.errors.total()
         );
-        report.rows.push(Row { target: target.to_owned(), connections: c, outcome, loadavg_before: loadavg, rss });
+        report.rows.push(Row {
+            target: target.to_owned(),
+            connections: c,
+            outcome,
+            loadavg_before: loadavg,
+            rss,
+        });
     }
     Ok(())
 }
 
 /// The one-function case, then `--functions` functions, on a fresh fdo.
-fn many(args: &Args, rt: &tokio::runtime::Runtime, wrk: &Wrk, fdo: &Path, tmp: &Path) -> anyhow::Result<Many> {
+fn many(
+    args: &Args,
+    rt: &tokio::runtime::Runtime,
+    wrk: &Wrk,
+    fdo: &Path,
+    tmp: &Path,
+) -> anyhow::Result<Many> {
     let mut extra = Vec::new();
     if let Some(mb) = args.cache_memory_mb {
         extra.push("--cache-memory-mb".to_owned());
@@ -186,20 +258,43 @@ fn many(args: &Args, rt: &tokio::runtime::Runtime, wrk: &Wrk, fdo: &Path, tmp: &
     let server = start_fdo(fdo, &tmp.join("fdo-many"), &extra)?;
     let client = reqwest::Client::new();
     let base = std::fs::read(test_guests::HELLO)?;
-    let component = |i: usize| if args.distinct { with_custom_section(&base, i) } else { base.clone() };
-    let rotate = |count: usize| {
-        let load = rpc_load(format!("{}/v1/functions/f-0", server.url()), Some(("/v1/functions/f-".into(), count, String::new())));
-        load
+    let component = |i: usize| {
+        if args.distinct {
+            with_custom_section(&base, i)
+        } else {
+            base.clone()
+        }
     };
-    let mut result = Many { functions: args.functions, distinct: args.distinct, cache_memory_mb: args.cache_memory_mb, ..Many::default() };
+    let rotate = |count: usize| {
+        rpc_load(
+            format!("{}/v1/functions/f-0", server.url()),
+            Some(("/v1/functions/f-".into(), count, String::new())),
+        )
+    };
+    let mut result = Many {
+        functions: args.functions,
+        distinct: args.distinct,
+        cache_memory_mb: args.cache_memory_mb,
+        ..Many::default()
+    };
     result.rss_idle = memory(server.pid())?;
 
     rt.block_on(deploy(&client, &server, "f-0", &component(0)))?;
-    rt.block_on(check_rpc(&client, &format!("{}/v1/functions/f-0", server.url())))?;
+    rt.block_on(check_rpc(
+        &client,
+        &format!("{}/v1/functions/f-0", server.url()),
+    ))?;
     result.rss_one = memory(server.pid())?;
     for &c in &args.connections {
-        let outcome = wrk.run(&rotate(1), c).with_context(|| format!("one function at {c} connections"))?;
-        eprintln!("  many: 1 function    c={c:<3} {:>8.0} rps  p50 {:>6} us  p99 {:>6} us", outcome.rps(), outcome.latency_us.p50, outcome.latency_us.p99);
+        let outcome = wrk
+            .run(&rotate(1), c)
+            .with_context(|| format!("one function at {c} connections"))?;
+        eprintln!(
+            "  many: 1 function    c={c:<3} {:>8.0} rps  p50 {:>6} us  p99 {:>6} us",
+            outcome.rps(),
+            outcome.latency_us.p50,
+            outcome.latency_us.p99
+        );
         result.one.push((c, outcome));
     }
     result.rss_one_after = memory(server.pid())?;
@@ -229,8 +324,16 @@ fn many(args: &Args, rt: &tokio::runtime::Runtime, wrk: &Wrk, fdo: &Path, tmp: &
     })?;
     result.rss_called = memory(server.pid())?;
     for &c in &args.connections {
-        let outcome = wrk.run(&rotate(args.functions), c).with_context(|| format!("{} functions at {c} connections", args.functions))?;
-        eprintln!("  many: {} functions c={c:<3} {:>8.0} rps  p50 {:>6} us  p99 {:>6} us", args.functions, outcome.rps(), outcome.latency_us.p50, outcome.latency_us.p99);
+        let outcome = wrk
+            .run(&rotate(args.functions), c)
+            .with_context(|| format!("{} functions at {c} connections", args.functions))?;
+        eprintln!(
+            "  many: {} functions c={c:<3} {:>8.0} rps  p50 {:>6} us  p99 {:>6} us",
+            args.functions,
+            outcome.rps(),
+            outcome.latency_us.p50,
+            outcome.latency_us.p99
+        );
         result.all.push((c, outcome));
     }
     result.rss_after = memory(server.pid())?;
@@ -249,12 +352,20 @@ fn start_fdo(binary: &Path, data_dir: &Path, extra: &[String]) -> anyhow::Result
         .arg("--no-rate-limit")
         .args(extra)
         .env("FDO_API_KEY", API_KEY)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        );
     Server::start("fdo serve", command, None)
 }
 
 /// Deploys `bytes` as function `id` (version 1.0.0).
-async fn deploy(client: &reqwest::Client, server: &Server, id: &str, bytes: &[u8]) -> anyhow::Result<()> {
+async fn deploy(
+    client: &reqwest::Client,
+    server: &Server,
+    id: &str,
+    bytes: &[u8],
+) -> anyhow::Result<()> {
     let body = json!({
         "id": id,
         "version": "1.0.0",
@@ -272,7 +383,10 @@ async fn deploy(client: &reqwest::Client, server: &Server, id: &str, bytes: &[u8
         .with_context(|| format!("deploying {id}"))?;
     let status = response.status();
     if !status.is_success() {
-        bail!("deploying {id}: {status} {}", response.text().await.unwrap_or_default());
+        bail!(
+            "deploying {id}: {status} {}",
+            response.text().await.unwrap_or_default()
+        );
     }
     Ok(())
 }
@@ -288,35 +402,63 @@ async fn check_rpc(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("calling {url}"))?;
     let status = response.status();
-    let value: Value = response.json().await.with_context(|| format!("reading the answer of {url}"))?;
+    let value: Value = response
+        .json()
+        .await
+        .with_context(|| format!("reading the answer of {url}"))?;
     let expected: Value = serde_json::from_str(RPC_ANSWER)?;
-    ensure!(status.is_success() && value["result"] == expected, "{url} answered {status} {value}");
+    ensure!(
+        status.is_success() && value["result"] == expected,
+        "{url} answered {status} {value}"
+    );
     Ok(())
 }
 
 /// One `GET`, checked against the hello body.
-fn check_http(rt: &tokio::runtime::Runtime, url: &str, api_key: Option<&str>) -> anyhow::Result<()> {
+fn check_http(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    api_key: Option<&str>,
+) -> anyhow::Result<()> {
     rt.block_on(async {
         let mut request = reqwest::Client::new().get(url);
         if let Some(key) = api_key {
             request = request.header("x-api-key", key);
         }
-        let response = request.send().await.with_context(|| format!("calling {url}"))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("calling {url}"))?;
         let status = response.status();
         let text = response.text().await?;
-        ensure!(status.is_success() && text == HTTP_ANSWER, "{url} answered {status} {text:?}");
+        ensure!(
+            status.is_success() && text == HTTP_ANSWER,
+            "{url} answered {status} {text:?}"
+        );
         Ok(())
     })
 }
 
 /// A `GET` of `url`.
 fn get(url: &str) -> Load {
-    Load { url: url.to_owned(), method: "GET", body: None, api_key: None, rotate: None }
+    Load {
+        url: url.to_owned(),
+        method: "GET",
+        body: None,
+        api_key: None,
+        rotate: None,
+    }
 }
 
 /// The RPC `greet` call to `url`, optionally rotating over function paths.
 fn rpc_load(url: String, rotate: Option<(String, usize, String)>) -> Load {
-    Load { url, method: "POST", body: Some(RPC_BODY.into()), api_key: Some(API_KEY.into()), rotate }
+    Load {
+        url,
+        method: "POST",
+        body: Some(RPC_BODY.into()),
+        api_key: Some(API_KEY.into()),
+        rotate,
+    }
 }
 
 /// `component` with a custom section naming copy `i` appended: a different digest, the same
@@ -353,9 +495,17 @@ fn locate_wasmtime(flag: Option<PathBuf>, here: &Path) -> Option<PathBuf> {
     let candidates = flag
         .into_iter()
         .chain(std::env::var_os("WASMTIME").map(PathBuf::from))
-        .chain(here.parent().map(|target| target.join("tools/bin/wasmtime")))
+        .chain(
+            here.parent()
+                .map(|target| target.join("tools/bin/wasmtime")),
+        )
         .chain(Some(PathBuf::from("wasmtime")));
-    candidates.into_iter().find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
+    candidates.into_iter().find(|p| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
 
 /// `BINARY --version`, trimmed.
@@ -369,7 +519,12 @@ fn version(binary: &Path) -> String {
 
 /// The 1-minute load average, to flag measurements taken on a busy machine.
 fn loadavg() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

@@ -27,9 +27,18 @@ impl Server {
     /// Starts `command` and waits until a line of its stdout or stderr contains `http://`
     /// followed by the address it listens on (fdo, hello-native), or, when `addr` is given,
     /// until that address accepts connections (wasmtime serve).
-    pub fn start(name: &str, mut command: Command, addr: Option<SocketAddr>) -> anyhow::Result<Self> {
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().with_context(|| format!("starting {name} ({command:?})"))?;
+    pub fn start(
+        name: &str,
+        mut command: Command,
+        addr: Option<SocketAddr>,
+    ) -> anyhow::Result<Self> {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {name} ({command:?})"))?;
         let (tx, lines) = mpsc::channel::<String>();
         let (err_tx, stderr) = mpsc::channel::<String>();
         if let Some(out) = child.stdout.take() {
@@ -38,14 +47,24 @@ impl Server {
         if let Some(err) = child.stderr.take() {
             forward(err, vec![tx, err_tx]);
         }
-        let mut server = Self { addr: addr.unwrap_or(([127, 0, 0, 1], 0).into()), child, stderr };
+        let mut server = Self {
+            addr: addr.unwrap_or(([127, 0, 0, 1], 0).into()),
+            child,
+            stderr,
+        };
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             if let Some(status) = server.child.try_wait()? {
-                bail!("{name} exited during start-up ({status}): {}", server.stderr_tail());
+                bail!(
+                    "{name} exited during start-up ({status}): {}",
+                    server.stderr_tail()
+                );
             }
             if Instant::now() > deadline {
-                bail!("{name} did not start within {STARTUP_TIMEOUT:?}: {}", server.stderr_tail());
+                bail!(
+                    "{name} did not start within {STARTUP_TIMEOUT:?}: {}",
+                    server.stderr_tail()
+                );
             }
             match addr {
                 Some(addr) => {
@@ -104,7 +123,9 @@ fn forward(reader: impl Read + Send + 'static, sinks: Vec<mpsc::Sender<String>>)
 /// The `ADDR` in a line containing `http://ADDR` (`fdo listening on http://127.0.0.1:PORT`).
 fn listening_addr(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("http://")? + "http://".len()..];
-    let end = rest.find(|c: char| c == '/' || c.is_whitespace()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c == '/' || c.is_whitespace())
+        .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
 
@@ -139,7 +160,12 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
     };
-    Ok(Memory { rss_kib: field("VmRSS"), anon_kib: field("RssAnon"), file_kib: field("RssFile"), peak_kib: field("VmHWM") })
+    Ok(Memory {
+        rss_kib: field("VmRSS"),
+        anon_kib: field("RssAnon"),
+        file_kib: field("RssFile"),
+        peak_kib: field("VmHWM"),
+    })
 }
 
 #[cfg(test)]
@@ -148,8 +174,14 @@ mod tests {
 
     #[test]
     fn finds_the_listening_address() {
-        assert_eq!(listening_addr("fdo listening on http://127.0.0.1:4242"), Some(([127, 0, 0, 1], 4242).into()));
-        assert_eq!(listening_addr("Serving HTTP on http://127.0.0.1:80/"), Some(([127, 0, 0, 1], 80).into()));
+        assert_eq!(
+            listening_addr("fdo listening on http://127.0.0.1:4242"),
+            Some(([127, 0, 0, 1], 4242).into())
+        );
+        assert_eq!(
+            listening_addr("Serving HTTP on http://127.0.0.1:80/"),
+            Some(([127, 0, 0, 1], 80).into())
+        );
         assert_eq!(listening_addr("no address here"), None);
     }
 }

@@ -96,7 +96,14 @@ fn mib(kib: u64) -> f64 {
 impl Report {
     /// An empty report for these settings.
     pub fn new(connections: &[u32], threads: u32, duration_s: u64) -> Self {
-        Self { connections: connections.to_vec(), threads, duration_s, rows: Vec::new(), notes: Vec::new(), many: None }
+        Self {
+            connections: connections.to_vec(),
+            threads,
+            duration_s,
+            rows: Vec::new(),
+            notes: Vec::new(),
+            many: None,
+        }
     }
 
     /// Adds a note.
@@ -106,14 +113,24 @@ impl Report {
     }
 
     fn find(&self, target: &str, connections: u32) -> Option<&Outcome> {
-        self.rows.iter().find(|r| r.target == target && r.connections == connections).map(|r| &r.outcome)
+        self.rows
+            .iter()
+            .find(|r| r.target == target && r.connections == connections)
+            .map(|r| &r.outcome)
     }
 
     /// The report as Markdown.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "\n## Throughput and latency (wrk -t{} -d{}s, loopback)\n", self.threads, self.duration_s);
-        let _ = writeln!(out, "| target | conns | req/s | mean us | p50 us | p90 us | p99 us | p99.9 us | errors | load avg before |");
+        let _ = writeln!(
+            out,
+            "\n## Throughput and latency (wrk -t{} -d{}s, loopback)\n",
+            self.threads, self.duration_s
+        );
+        let _ = writeln!(
+            out,
+            "| target | conns | req/s | mean us | p50 us | p90 us | p99 us | p99.9 us | errors | load avg before |"
+        );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in &self.rows {
             let o = &r.outcome;
@@ -140,9 +157,14 @@ impl Report {
         );
         let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
         for &c in &self.connections {
-            let Some(w) = self.find("wasmtime", c) else { continue };
+            let Some(w) = self.find("wasmtime", c) else {
+                continue;
+            };
             let rps = |t: &str| self.find(t, c).map(|o| ratio(o.rps(), w.rps()));
-            let p99 = |t: &str| self.find(t, c).map(|o| ratio(o.latency_us.p99 as f64, w.latency_us.p99 as f64));
+            let p99 = |t: &str| {
+                self.find(t, c)
+                    .map(|o| ratio(o.latency_us.p99 as f64, w.latency_us.p99 as f64))
+            };
             let native = self.find("native", c).map(|n| ratio(w.rps(), n.rps()));
             let _ = writeln!(
                 out,
@@ -170,8 +192,13 @@ impl Many {
             out,
             "\n## {} deployed functions ({}; memory-tier budget {})\n",
             self.functions,
-            if self.distinct { "one component each" } else { "all the same component" },
-            self.cache_memory_mb.map_or("default".into(), |mb| format!("{mb} MiB"))
+            if self.distinct {
+                "one component each"
+            } else {
+                "all the same component"
+            },
+            self.cache_memory_mb
+                .map_or("default".into(), |mb| format!("{mb} MiB"))
         );
         let _ = writeln!(out, "| state | memory |");
         let _ = writeln!(out, "|---|---|");
@@ -179,16 +206,28 @@ impl Many {
             ("fresh server", &self.rss_idle),
             ("1 function deployed and called", &self.rss_one),
             ("after the 1-function runs", &self.rss_one_after),
-            (&*format!("{} deployed ({:.1} s)", self.functions, self.deploy_secs), &self.rss_deployed),
+            (
+                &*format!("{} deployed ({:.1} s)", self.functions, self.deploy_secs),
+                &self.rss_deployed,
+            ),
             ("each called once", &self.rss_called),
             ("after the many-function runs", &self.rss_after),
         ] {
             let _ = writeln!(out, "| {state} | {m} |");
         }
-        let _ = writeln!(out, "\n| conns | 1 fn req/s | 1 fn mean us | 1 fn p50 | 1 fn p99 | {n} fn req/s | {n} fn mean us | {n} fn p50 | {n} fn p99 | mean ratio (target <= {TARGET_MANY_LATENCY}) | p50 ratio |", n = self.functions);
-        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "\n| conns | 1 fn req/s | 1 fn mean us | 1 fn p50 | 1 fn p99 | {n} fn req/s | {n} fn mean us | {n} fn p50 | {n} fn p99 | mean ratio (target <= {TARGET_MANY_LATENCY}) | p50 ratio |",
+            n = self.functions
+        );
+        let _ = writeln!(
+            out,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         for (c, one) in &self.one {
-            let Some((_, all)) = self.all.iter().find(|(k, _)| k == c) else { continue };
+            let Some((_, all)) = self.all.iter().find(|(k, _)| k == c) else {
+                continue;
+            };
             let _ = writeln!(
                 out,
                 "| {c} | {:.0} | {:.0} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} |",
@@ -200,8 +239,12 @@ impl Many {
                 all.latency_us.mean,
                 all.latency_us.p50,
                 all.latency_us.p99,
-                mark(Some(ratio(all.latency_us.mean, one.latency_us.mean)), |x| x <= TARGET_MANY_LATENCY),
-                show(Some(ratio(all.latency_us.p50 as f64, one.latency_us.p50 as f64))),
+                mark(Some(ratio(all.latency_us.mean, one.latency_us.mean)), |x| x
+                    <= TARGET_MANY_LATENCY),
+                show(Some(ratio(
+                    all.latency_us.p50 as f64,
+                    one.latency_us.p50 as f64
+                ))),
             );
         }
     }

@@ -90,7 +90,11 @@ pub struct Outcome {
 impl Outcome {
     /// Requests per second.
     pub fn rps(&self) -> f64 {
-        if self.duration_us == 0 { 0.0 } else { self.requests as f64 * 1e6 / self.duration_us as f64 }
+        if self.duration_us == 0 {
+            0.0
+        } else {
+            self.requests as f64 * 1e6 / self.duration_us as f64
+        }
     }
 }
 
@@ -108,14 +112,27 @@ pub struct Wrk {
 
 impl Wrk {
     /// Writes the script into `dir` and checks that `binary` runs.
-    pub fn new(binary: PathBuf, dir: &Path, threads: u32, duration: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        binary: PathBuf,
+        dir: &Path,
+        threads: u32,
+        duration: Duration,
+    ) -> anyhow::Result<Self> {
         let script = dir.join("request.lua");
         std::fs::write(&script, SCRIPT).context("writing the wrk script")?;
         let probe = Command::new(&binary).arg("--version").output();
         if probe.is_err() {
-            bail!("cannot run {} (install the Debian package `wrk`)", binary.display());
+            bail!(
+                "cannot run {} (install the Debian package `wrk`)",
+                binary.display()
+            );
         }
-        Ok(Self { binary, script, threads, duration })
+        Ok(Self {
+            binary,
+            script,
+            threads,
+            duration,
+        })
     }
 
     /// Runs `load` with `connections` connections; fails when wrk fails or no request
@@ -139,18 +156,28 @@ impl Wrk {
             .env("FDO_WRK_API_KEY", load.api_key.as_deref().unwrap_or(""))
             .env(
                 "FDO_WRK_PATHS",
-                load.rotate.as_ref().map(|(p, n, s)| format!("{p}|{n}|{s}")).unwrap_or_default(),
+                load.rotate
+                    .as_ref()
+                    .map(|(p, n, s)| format!("{p}|{n}|{s}"))
+                    .unwrap_or_default(),
             );
-        let output = command.output().with_context(|| format!("running {}", self.binary.display()))?;
+        let output = command
+            .output()
+            .with_context(|| format!("running {}", self.binary.display()))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
-            bail!("wrk failed ({}): {stdout}{}", output.status, String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "wrk failed ({}): {stdout}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         let line = stdout
             .lines()
             .find_map(|l| l.strip_prefix(RESULT_MARKER))
             .with_context(|| format!("wrk printed no result line: {stdout}"))?;
-        let outcome: Outcome = serde_json::from_str(line).with_context(|| format!("parsing wrk's result {line}"))?;
+        let outcome: Outcome =
+            serde_json::from_str(line).with_context(|| format!("parsing wrk's result {line}"))?;
         if outcome.requests == 0 {
             bail!("no request completed: {stdout}");
         }

@@ -25,7 +25,8 @@ impl LogSink for SqliteLogSink {
             // function is looked up once per batch rather than once per entry: the transaction
             // holds the write lock, so no delete can come between the check and the inserts.
             // (That check is also why this connection leaves foreign keys off.)
-            let mut exists = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM functions WHERE id = ?1)")?;
+            let mut exists =
+                tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM functions WHERE id = ?1)")?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO logs (function_id, ts, level, message, request_id, version, duration_ms, outcome)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
