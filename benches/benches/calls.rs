@@ -15,7 +15,10 @@
 //! CPU time instead of wall time (see `common`): on a busy shared machine they are the figures
 //! to compare between runs.
 
-#![expect(missing_docs, reason = "criterion_group! generates an undocumented public function")]
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented public function"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -29,6 +32,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use fdo::engine::EngineConfig;
 use fdo::runtime::{CallSpec, LoadedComponent, Runtime};
 use fdo_benches::{Core, drain, http_get, spec, test_guests};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 /// Concurrent tasks of the multi-thread variants.
@@ -38,17 +42,34 @@ const TASKS: &[u64] = &[1, 2, 4];
 #[derive(Clone)]
 enum Kind {
     /// `Runtime::call` with a method and JSON params.
-    Call { method: &'static str, params: Value, expect: Value },
+    Call {
+        method: &'static str,
+        params: Box<RawValue>,
+        expect: Value,
+    },
     /// `Runtime::handle_http` with a `GET` of this path.
-    Http { path: &'static str, expect: &'static [u8] },
+    Http {
+        path: &'static str,
+        expect: &'static [u8],
+    },
 }
 
 /// One call, checked (a call that failed would make a fast and meaningless benchmark).
-async fn call_once(runtime: &Runtime, component: &Arc<LoadedComponent>, spec: &CallSpec, kind: &Kind) {
+async fn call_once(
+    runtime: &Runtime,
+    component: &Arc<LoadedComponent>,
+    spec: &CallSpec,
+    kind: &Kind,
+) {
     match kind {
-        Kind::Call { method, params, expect } => {
+        Kind::Call {
+            method,
+            params,
+            expect,
+        } => {
             let outcome = runtime.call(component, spec, method, params).await;
-            let value = outcome.result.expect("call succeeds");
+            let raw = outcome.result.expect("call succeeds");
+            let value: Value = serde_json::from_str(raw.get()).expect("the result is JSON");
             assert_eq!(&value, expect);
             black_box(value);
         }
@@ -58,10 +79,16 @@ async fn call_once(runtime: &Runtime, component: &Arc<LoadedComponent>, spec: &C
             let response = call.response.expect("response");
             let body = drain(response).await.expect("body");
             assert_eq!(body.as_ref(), *expect);
-            let completion = std::mem::replace(&mut call.completion, Box::pin(std::future::pending()));
+            let completion =
+                std::mem::replace(&mut call.completion, Box::pin(std::future::pending()));
             completion.await.result.expect("handler finished");
         }
     }
+}
+
+/// `value` as the JSON text a call receives.
+fn raw(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("JSON")
 }
 
 /// The three guests and the call each one gets.
@@ -70,14 +97,29 @@ fn cases() -> Vec<(&'static str, &'static str, Kind)> {
         (
             "rpc_greet",
             test_guests::RPC_BASIC,
-            Kind::Call { method: "greet", params: json!(["world"]), expect: json!("Hello, world!") },
+            Kind::Call {
+                method: "greet",
+                params: raw(&json!(["world"])),
+                expect: json!("Hello, world!"),
+            },
         ),
         (
             "typed_add",
             test_guests::TYPED_EXPORTS,
-            Kind::Call { method: "add", params: json!([1, 2]), expect: json!(3) },
+            Kind::Call {
+                method: "add",
+                params: raw(&json!([1, 2])),
+                expect: json!(3),
+            },
         ),
-        ("http_hello", test_guests::HTTP_HELLO, Kind::Http { path: "/", expect: b"hello from wasi:http" }),
+        (
+            "http_hello",
+            test_guests::HTTP_HELLO,
+            Kind::Http {
+                path: "/",
+                expect: b"hello from wasi:http",
+            },
+        ),
     ]
 }
 
@@ -97,7 +139,12 @@ fn concurrent(
             .map(|t| {
                 // Spread the remainder so exactly `iters` calls are made.
                 let n = iters / tasks + u64::from(t < iters % tasks);
-                let (runtime, component, spec, kind) = (runtime.clone(), component.clone(), spec.clone(), kind.clone());
+                let (runtime, component, spec, kind) = (
+                    runtime.clone(),
+                    component.clone(),
+                    spec.clone(),
+                    kind.clone(),
+                );
                 tokio::spawn(async move {
                     for _ in 0..n {
                         call_once(&runtime, &component, &spec, &kind).await;
@@ -113,19 +160,46 @@ fn concurrent(
 }
 
 fn calls(c: &mut Criterion) {
-    let setup_rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let setup_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let core = Core::new().expect("core");
-    let single = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    let multi = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     for (name, path, kind) in cases() {
         let component = setup_rt.block_on(core.deploy_guest(path)).expect("deploy");
         let spec = Arc::new(spec(name));
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Elements(1));
-        one_thread(&mut group, "current_thread", &single, &core, &component, &spec, &kind);
+        one_thread(
+            &mut group,
+            "current_thread",
+            &single,
+            &core,
+            &component,
+            &spec,
+            &kind,
+        );
         for &tasks in TASKS {
             group.bench_with_input(BenchmarkId::new("tasks", tasks), &tasks, |b, &tasks| {
-                b.iter_custom(|iters| concurrent(&multi, &core.runtime, &component, &spec, &kind, tasks, iters))
+                b.iter_custom(|iters| {
+                    concurrent(
+                        &multi,
+                        &core.runtime,
+                        &component,
+                        &spec,
+                        &kind,
+                        tasks,
+                        iters,
+                    )
+                })
             });
         }
         group.finish();
@@ -135,30 +209,61 @@ fn calls(c: &mut Criterion) {
 /// The RPC call on an engine without the pooling allocator (mmap per instance), next to the
 /// pooled one above.
 fn on_demand(c: &mut Criterion) {
-    let setup_rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let single = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    let core = Core::with(EngineConfig { pooling: false, ..EngineConfig::default() }).expect("core");
+    let setup_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let core = Core::with(EngineConfig {
+        pooling: false,
+        ..EngineConfig::default()
+    })
+    .expect("core");
     let (name, path, kind) = cases().swap_remove(0);
     let component = setup_rt.block_on(core.deploy_guest(path)).expect("deploy");
     let spec = Arc::new(spec(name));
     let mut group = c.benchmark_group("rpc_greet_on_demand");
     group.throughput(Throughput::Elements(1));
-    one_thread(&mut group, "current_thread", &single, &core, &component, &spec, &kind);
+    one_thread(
+        &mut group,
+        "current_thread",
+        &single,
+        &core,
+        &component,
+        &spec,
+        &kind,
+    );
     group.finish();
 }
 
 /// The one-thread benches of every guest, on the pooling and the on-demand engine, measured
 /// in thread CPU time.
 fn cpu_time(c: &mut Criterion<ThreadCpuTime>) {
-    let setup_rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let single = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let setup_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let pooled = Core::new().expect("core");
-    let on_demand = Core::with(EngineConfig { pooling: false, ..EngineConfig::default() }).expect("core");
+    let on_demand = Core::with(EngineConfig {
+        pooling: false,
+        ..EngineConfig::default()
+    })
+    .expect("core");
     for (name, path, kind) in cases() {
         let spec = Arc::new(spec(name));
         let mut group = c.benchmark_group(format!("cpu/{name}"));
         group.throughput(Throughput::Elements(1));
-        for (label, core) in [("current_thread", &pooled), ("current_thread_on_demand", &on_demand)] {
+        for (label, core) in [
+            ("current_thread", &pooled),
+            ("current_thread_on_demand", &on_demand),
+        ] {
             let component = setup_rt.block_on(core.deploy_guest(path)).expect("deploy");
             one_thread(&mut group, label, &single, core, &component, &spec, &kind);
         }
@@ -178,7 +283,10 @@ fn one_thread<M: Measurement>(
 ) {
     // One checked call first: a broken guest fails here, not halfway through a sample.
     single.block_on(call_once(&core.runtime, component, spec, kind));
-    group.bench_function(label, |b| b.to_async(single).iter(|| call_once(&core.runtime, component, spec, kind)));
+    group.bench_function(label, |b| {
+        b.to_async(single)
+            .iter(|| call_once(&core.runtime, component, spec, kind))
+    });
 }
 
 criterion_group!(wall, calls, on_demand);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::loader::{LoadError, LoadResult, LoadTier, Loader};
 use crate::registry::{
@@ -116,7 +116,7 @@ pub struct Invocation {
     /// The version that ran.
     pub version: String,
     /// The outcome.
-    pub outcome: CallOutcome<Value>,
+    pub outcome: CallOutcome<Box<RawValue>>,
 }
 
 /// The host's functions: deploy, load, call, roll back, delete.
@@ -268,7 +268,8 @@ impl FunctionHost {
     /// after inserting (an eviction after the check reaches the observer).
     fn let_go_if_evicted(&self, id: &str, active: &Arc<Active>) {
         if !self.loader.holds(&active.served.component.digest.to_hex()) {
-            self.active.remove_if(id, |_, held| Arc::ptr_eq(held, active));
+            self.active
+                .remove_if(id, |_, held| Arc::ptr_eq(held, active));
         }
     }
 
@@ -412,7 +413,7 @@ impl FunctionHost {
         &self,
         id: &str,
         method: &str,
-        params: &Value,
+        params: &RawValue,
         request_id: &str,
     ) -> Result<Invocation, HostError> {
         let active = self.get(id).await?;

@@ -16,7 +16,7 @@ async fn infinite_loop_is_stopped_at_its_timeout() {
     let spin = core.deploy(spinner()).await.component;
     let out = core
         .runtime
-        .call(&spin, &spec("spin", limits(64, 200, 4)), "run", &json!([]))
+        .call_json(&spin, &spec("spin", limits(64, 200, 4)), "run", &json!([]))
         .await;
     assert_eq!(out.result, Err(InvokeError::Timeout(200)));
     assert_host_still_serves(&core).await;
@@ -28,7 +28,7 @@ async fn memory_bomb_hits_the_memory_limit() {
     let bomb = core.deploy(memory_bomb()).await.component;
     let out = core
         .runtime
-        .call(&bomb, &spec("bomb", limits(16, 5000, 4)), "run", &json!([]))
+        .call_json(&bomb, &spec("bomb", limits(16, 5000, 4)), "run", &json!([]))
         .await;
     assert_eq!(out.result, Err(InvokeError::MemoryLimit(16)));
     assert_host_still_serves(&core).await;
@@ -40,7 +40,7 @@ async fn trap_is_reported_as_a_trap() {
     let trap = core.deploy(trapper()).await.component;
     let out = core
         .runtime
-        .call(&trap, &spec("trap", limits(64, 5000, 4)), "run", &json!([]))
+        .call_json(&trap, &spec("trap", limits(64, 5000, 4)), "run", &json!([]))
         .await;
     match out.result {
         Err(InvokeError::Trap(message)) => assert!(message.contains("unreachable"), "{message}"),
@@ -55,7 +55,7 @@ async fn unbounded_recursion_is_a_stack_overflow() {
     let rec = core.deploy(recurser()).await.component;
     let out = core
         .runtime
-        .call(&rec, &spec("rec", limits(64, 5000, 4)), "run", &json!([]))
+        .call_json(&rec, &spec("rec", limits(64, 5000, 4)), "run", &json!([]))
         .await;
     assert_eq!(out.result, Err(InvokeError::StackOverflow));
     assert_host_still_serves(&core).await;
@@ -73,7 +73,7 @@ async fn spinning_guest_does_not_block_a_neighbour() {
         let core = core.clone();
         tokio::spawn(async move {
             core.runtime
-                .call(&spin, &spec("spin", limits(64, 3000, 4)), "run", &json!([]))
+                .call_json(&spin, &spec("spin", limits(64, 3000, 4)), "run", &json!([]))
                 .await
         })
     };
@@ -82,7 +82,7 @@ async fn spinning_guest_does_not_block_a_neighbour() {
     for _ in 0..20 {
         let out = core
             .runtime
-            .call(
+            .call_json(
                 &quick,
                 &spec("quick", limits(64, 5000, 4)),
                 "run",
@@ -114,7 +114,7 @@ async fn excess_calls_wait_then_get_busy() {
         let (core, spin) = (core.clone(), spin.clone());
         tokio::spawn(async move {
             core.runtime
-                .call(&spin, &spec("one", limits(64, 1000, 1)), "run", &json!([]))
+                .call_json(&spin, &spec("one", limits(64, 1000, 1)), "run", &json!([]))
                 .await
         })
     };
@@ -123,7 +123,7 @@ async fn excess_calls_wait_then_get_busy() {
     }
     let second = core
         .runtime
-        .call(&spin, &spec("one", limits(64, 1000, 1)), "run", &json!([]))
+        .call_json(&spin, &spec("one", limits(64, 1000, 1)), "run", &json!([]))
         .await;
     match second.result {
         Err(InvokeError::Busy(message)) => {
@@ -138,7 +138,7 @@ async fn assert_host_still_serves(core: &Core) {
     let quick = core.deploy(answer()).await.component;
     let out = core
         .runtime
-        .call(
+        .call_json(
             &quick,
             &spec("quick", limits(64, 5000, 4)),
             "run",

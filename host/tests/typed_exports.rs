@@ -22,7 +22,7 @@ async fn call(
     params: Value,
 ) -> Result<Value, InvokeError> {
     core.runtime
-        .call(c, &spec("typed", limits(64, 5000, 8)), method, &params)
+        .call_json(c, &spec("typed", limits(64, 5000, 8)), method, &params)
         .await
         .result
 }

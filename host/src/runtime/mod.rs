@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, Val};
 use wasmtime::{Store, Trap, UpdateDeadline};
@@ -357,15 +358,16 @@ impl Runtime {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Calls `method` with `params`: through `fdo:function/rpc` when the component exports it,
-    /// otherwise the typed export of that name.
+    /// Calls `method` with `params` (JSON text): through `fdo:function/rpc` when the component
+    /// exports it (the text is passed as is), otherwise the typed export of that name. The
+    /// result is the guest's JSON, validated.
     pub async fn call(
         &self,
         component: &LoadedComponent,
         spec: &CallSpec,
         method: &str,
-        params: &Value,
-    ) -> CallOutcome<Value> {
+        params: &RawValue,
+    ) -> CallOutcome<Box<RawValue>> {
         let started = Instant::now();
         let plan = match self.plan(component, method, params) {
             Ok(plan) => plan,
@@ -501,17 +503,20 @@ impl Runtime {
         }
     }
 
-    fn plan(
+    fn plan<'p>(
         &self,
         component: &LoadedComponent,
         method: &str,
-        params: &Value,
-    ) -> Result<Plan, InvokeError> {
+        params: &'p RawValue,
+    ) -> Result<Plan<'p>, InvokeError> {
         if component.rpc.is_some() {
-            return Ok(Plan::Rpc(params.to_string()));
+            return Ok(Plan::Rpc(params.get()));
         }
         if let Some(func) = component.typed.get(method) {
-            let args = typed::params_to_vals(func, params).map_err(InvokeError::InvalidParams)?;
+            let params: Value = serde_json::from_str(params.get()).map_err(|e| {
+                InvokeError::InvalidParams(format!("params are not valid JSON: {e}"))
+            })?;
+            let args = typed::params_to_vals(func, &params).map_err(InvokeError::InvalidParams)?;
             return Ok(Plan::Typed {
                 index: func.index,
                 args,
@@ -591,8 +596,8 @@ impl Runtime {
     }
 }
 
-enum Plan {
-    Rpc(String),
+enum Plan<'p> {
+    Rpc(&'p str),
     Typed {
         index: wasmtime::component::ComponentExportIndex,
         args: Vec<Val>,
@@ -603,9 +608,9 @@ enum Plan {
 async fn run_plan(
     store: &mut Store<CallState>,
     component: &LoadedComponent,
-    plan: Plan,
+    plan: Plan<'_>,
     method: &str,
-) -> wasmtime::Result<Result<Value, InvokeError>> {
+) -> wasmtime::Result<Result<Box<RawValue>, InvokeError>> {
     match plan {
         Plan::Rpc(params) => {
             let Some(rpc) = &component.rpc else {
@@ -614,10 +619,10 @@ async fn run_plan(
             let instance = rpc.instantiate_async(&mut *store).await?;
             let answer = instance
                 .fdo_function_rpc()
-                .call_call(&mut *store, method, &params)
+                .call_call(&mut *store, method, params)
                 .await?;
             Ok(match answer {
-                Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                Ok(text) => RawValue::from_string(text).map_err(|e| {
                     InvokeError::Failed(format!("the function returned invalid JSON: {e}"))
                 }),
                 Err(GuestCallError::UnknownMethod(m)) => Err(InvokeError::UnknownMethod {
@@ -641,7 +646,10 @@ async fn run_plan(
             };
             let mut results = vec![Val::Bool(false); usize::from(has_result)];
             func.call_async(&mut *store, &args, &mut results).await?;
-            Ok(Ok(typed::result_to_json(results.first())))
+            let value = typed::result_to_json(results.first());
+            Ok(serde_json::value::to_raw_value(&value).map_err(|e| {
+                InvokeError::Failed(format!("the result cannot be written as JSON: {e}"))
+            }))
         }
     }
 }

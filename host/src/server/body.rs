@@ -50,6 +50,15 @@ pub fn is_json(media: &str) -> bool {
 
 /// Requires a JSON body (or none declared) and parses it.
 pub fn parse_json(headers: &HeaderMap, bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    check_json_body(headers, bytes)?;
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
+        message: format!("request body is not valid JSON: {e}"),
+        context: Some(serde_json::json!({ "line": e.line(), "column": e.column() })),
+    })
+}
+
+/// Refuses a body declared as something other than JSON, or an empty one.
+pub fn check_json_body(headers: &HeaderMap, bytes: &[u8]) -> Result<(), ApiError> {
     if let Some(media) = media_type(headers)
         && !is_json(&media)
     {
@@ -63,8 +72,5 @@ pub fn parse_json(headers: &HeaderMap, bytes: &[u8]) -> Result<serde_json::Value
             "request body is empty: expected a JSON object",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
-        message: format!("request body is not valid JSON: {e}"),
-        context: Some(serde_json::json!({ "line": e.line(), "column": e.column() })),
-    })
+    Ok(())
 }

@@ -1,20 +1,23 @@
 //! Invocation routes: RPC and typed calls with `{"method", "params"}`, plain HTTP passed through
 //! to `wasi:http` handlers, and the function's logs.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tracing::Instrument as _;
 
 use super::AppState;
-use super::body::{parse_json, read_limited};
+use super::body::{check_json_body, parse_json, read_limited};
 use super::error::ApiError;
 use crate::registry::{LevelFilter, LogLevel, LogQuery, Timestamp};
 use crate::runtime::{ComponentKind, InvokeError};
@@ -102,39 +105,8 @@ async fn dispatch(
     }
     let (parts, body) = request.into_parts();
     let raw = read_limited(&parts.headers, body, state.config.max_upload_mb << 20).await?;
-    let value = parse_json(&parts.headers, &raw)?;
-    let Some(obj) = value.as_object() else {
-        return Err(ValidationError::new(
-            "body",
-            Value::Null,
-            "Invalid invoke body: expected {\"method\", \"params\"}",
-        )
-        .into());
-    };
-    let method = match obj.get("method") {
-        Some(Value::String(m)) if !m.is_empty() => m.clone(),
-        Some(other) => {
-            return Err(ValidationError::new(
-                "method",
-                other.clone(),
-                "Invalid method: must be a non-empty string",
-            )
-            .into());
-        }
-        None => {
-            return Err(ValidationError::new(
-                "method",
-                Value::Null,
-                "Missing required field: method",
-            )
-            .into());
-        }
-    };
-    let params = obj
-        .get("params")
-        .cloned()
-        .unwrap_or_else(|| Value::Array(vec![]));
-    let invocation = state.host.invoke(&id, &method, &params, &rid).await?;
+    let (method, params) = invoke_body(&parts.headers, &raw)?;
+    let invocation = state.host.invoke(&id, &method, params, &rid).await?;
     let outcome = invocation.outcome;
     let label = outcome
         .result
@@ -154,7 +126,14 @@ async fn dispatch(
         "invocation"
     );
     let mut response = match outcome.result {
-        Ok(result) => (StatusCode::OK, Json(json!({ "result": result }))).into_response(),
+        // The guest's JSON goes out as it came (validated, not re-serialized).
+        Ok(result) => {
+            let mut body = String::with_capacity(result.get().len() + 11);
+            body.push_str("{\"result\":");
+            body.push_str(result.get());
+            body.push('}');
+            (StatusCode::OK, body).into_response()
+        }
         Err(error) => ApiError::Invocation {
             id: id.clone(),
             error,
@@ -163,6 +142,56 @@ async fn dispatch(
     };
     set_call_headers(&mut response, &rid, &invocation.version);
     Ok(response)
+}
+
+/// `{"method", "params"}` from an invoke body: the method as a string, the params as the raw
+/// JSON the client sent (`[]` when absent), handed to the guest without being re-serialized.
+fn invoke_body<'a>(headers: &HeaderMap, raw: &'a [u8]) -> Result<(String, &'a RawValue), ApiError> {
+    const NO_PARAMS: &str = "[]";
+    check_json_body(headers, raw)?;
+    let fields: Option<HashMap<Cow<'a, str>, &'a RawValue>> = serde_json::from_slice(raw).ok();
+    let Some(fields) = fields else {
+        // Not a JSON object: the full parse says precisely what is wrong.
+        let value = parse_json(headers, raw)?;
+        if !value.is_object() {
+            return Err(ValidationError::new(
+                "body",
+                Value::Null,
+                "Invalid invoke body: expected {\"method\", \"params\"}",
+            )
+            .into());
+        }
+        return Err(ApiError::bad_request(
+            "request body is not a valid invoke body",
+        ));
+    };
+    let method = match fields.get("method") {
+        Some(m) => match serde_json::from_str::<String>(m.get()) {
+            Ok(m) if !m.is_empty() => m,
+            _ => {
+                return Err(ValidationError::new(
+                    "method",
+                    serde_json::from_str(m.get()).unwrap_or(Value::Null),
+                    "Invalid method: must be a non-empty string",
+                )
+                .into());
+            }
+        },
+        None => {
+            return Err(ValidationError::new(
+                "method",
+                Value::Null,
+                "Missing required field: method",
+            )
+            .into());
+        }
+    };
+    let params = match fields.get("params") {
+        Some(p) => *p,
+        None => serde_json::from_str::<&RawValue>(NO_PARAMS)
+            .map_err(|e| ApiError::Internal(e.into()))?,
+    };
+    Ok((method, params))
 }
 
 fn set_call_headers(response: &mut Response, rid: &str, version: &str) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fdo::engine::{EngineConfig, EngineHandle};
 use fdo::loader::{LoadResult, Loader};
-use fdo::runtime::{CallSpec, Limits, Runtime};
+use fdo::runtime::{CallOutcome, CallSpec, Limits, LoadedComponent, Runtime};
 
 /// A host core on a temporary cache directory. The pool is kept small: tests run in
 /// parallel and each engine reserves address space for its whole pool.
@@ -112,10 +112,43 @@ pub fn answer() -> Vec<u8> {
 pub mod process;
 pub mod server;
 
+/// [`Runtime::call`] with params and result as `serde_json::Value` (the runtime passes JSON
+/// text through untouched; tests compare values).
+#[allow(async_fn_in_trait)]
+pub trait CallJson {
+    async fn call_json(
+        &self,
+        component: &LoadedComponent,
+        spec: &CallSpec,
+        method: &str,
+        params: &serde_json::Value,
+    ) -> CallOutcome<serde_json::Value>;
+}
+
+impl CallJson for Runtime {
+    async fn call_json(
+        &self,
+        component: &LoadedComponent,
+        spec: &CallSpec,
+        method: &str,
+        params: &serde_json::Value,
+    ) -> CallOutcome<serde_json::Value> {
+        let raw = serde_json::value::to_raw_value(params).expect("params serialize");
+        let out = self.call(component, spec, method, &raw).await;
+        CallOutcome {
+            result: out
+                .result
+                .map(|r| serde_json::from_str(r.get()).expect("the runtime answers valid JSON")),
+            output: out.output,
+            elapsed: out.elapsed,
+        }
+    }
+}
+
 /// Calls `run` on a component built by [`answer`] and checks it answers 42.
-pub async fn assert_answers_42(runtime: &Runtime, component: &fdo::runtime::LoadedComponent) {
+pub async fn assert_answers_42(runtime: &Runtime, component: &LoadedComponent) {
     let out = runtime
-        .call(
+        .call_json(
             component,
             &spec("answer", limits(64, 5000, 4)),
             "run",
