@@ -30,15 +30,21 @@ pub const DEFAULT_LOG_BATCH_SIZE: usize = 2048;
 /// How long the writer lets entries gather after the first one of a batch arrives. Under load
 /// this turns one transaction (and one wake-up of the thread) per entry into one per burst;
 /// an entry is stored (and a flush answered) at most this much later.
-pub const DEFAULT_LOG_LINGER: Duration = Duration::from_millis(2);
+pub const DEFAULT_LOG_LINGER: Duration = Duration::from_millis(10);
 /// Longest message stored; longer ones are cut at a character boundary and marked `…`.
 pub const DEFAULT_MAX_LOG_MESSAGE_BYTES: usize = 8 * 1024;
 
 /// Where batches go. Implemented by each storage backend; runs on the writer thread only.
 pub trait LogSink: Send + 'static {
-    /// Stores `entries` atomically (all or none). Entries for functions that no longer exist
-    /// must be skipped, not fail the batch.
-    fn write_batch(&mut self, entries: &[LogEntry]) -> Result<(), RegistryError>;
+    /// Stores `entries`, then deletes all but the newest `keep` entries of each function in
+    /// `trim`, atomically (all or none): one transaction per batch, trims included. Entries
+    /// for functions that no longer exist must be skipped, not fail the batch.
+    fn write_batch(
+        &mut self,
+        entries: &[LogEntry],
+        trim: &[String],
+        keep: usize,
+    ) -> Result<(), RegistryError>;
     /// Deletes all but the newest `keep` entries of each function in `function_ids`.
     fn trim(&mut self, function_ids: &[String], keep: usize) -> Result<(), RegistryError>;
 }
@@ -262,21 +268,38 @@ impl<S: LogSink> Worker<S> {
         let _ = self.trim_all();
     }
 
-    /// Writes and empties `batch`, then trims functions that crossed their threshold.
+    /// Writes and empties `batch`, trimming in the same transaction every function the batch
+    /// takes past its trim threshold (a trim of its own would cost a second commit).
     fn write(&mut self, batch: &mut Vec<LogEntry>) -> Result<(), String> {
         if batch.is_empty() {
             return Ok(());
         }
         let count = batch.len() as u64;
-        let result = self.sink.write_batch(batch);
-        let outcome = match result {
+        let mut added: HashMap<&str, usize> = HashMap::new();
+        for entry in batch.iter() {
+            *added.entry(entry.function_id.as_str()).or_default() += 1;
+        }
+        let pending = |id: &str| self.since_trim.get(id).copied().unwrap_or(0);
+        let due: Vec<String> = added
+            .iter()
+            .filter(|(id, n)| pending(id) + **n >= self.trim_every)
+            .map(|(id, _)| (*id).to_owned())
+            // Functions whose earlier trim failed, even without entries in this batch.
+            .chain(
+                self.since_trim
+                    .iter()
+                    .filter(|(id, n)| **n >= self.trim_every && !added.contains_key(id.as_str()))
+                    .map(|(id, _)| id.clone()),
+            )
+            .collect();
+        let outcome = match self.sink.write_batch(batch, &due, self.retention) {
             Ok(()) => {
                 self.counters.written.fetch_add(count, Ordering::Relaxed);
-                for entry in batch.iter() {
-                    *self
-                        .since_trim
-                        .entry(entry.function_id.clone())
-                        .or_default() += 1;
+                for (id, n) in added {
+                    *self.since_trim.entry(id.to_owned()).or_default() += n;
+                }
+                for id in &due {
+                    self.since_trim.remove(id);
                 }
                 Ok(())
             }
@@ -287,14 +310,7 @@ impl<S: LogSink> Worker<S> {
             }
         };
         batch.clear();
-        let due: Vec<String> = self
-            .since_trim
-            .iter()
-            .filter(|(_, n)| **n >= self.trim_every)
-            .map(|(id, _)| id.clone())
-            .collect();
-        let trimmed = self.trim(due);
-        outcome.and(trimmed)
+        outcome
     }
 
     fn trim_all(&mut self) -> Result<(), String> {
@@ -337,14 +353,21 @@ mod tests {
     }
 
     impl LogSink for MemorySink {
-        fn write_batch(&mut self, entries: &[LogEntry]) -> Result<(), RegistryError> {
-            let _held = self.gate.as_ref().map(|g| g.lock().unwrap());
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(RegistryError::Unavailable("disk on fire".into()));
+        fn write_batch(
+            &mut self,
+            entries: &[LogEntry],
+            trim: &[String],
+            keep: usize,
+        ) -> Result<(), RegistryError> {
+            {
+                let _held = self.gate.as_ref().map(|g| g.lock().unwrap());
+                if self.fail.load(Ordering::SeqCst) {
+                    return Err(RegistryError::Unavailable("disk on fire".into()));
+                }
+                self.batches.lock().unwrap().push(entries.len());
+                self.rows.lock().unwrap().extend_from_slice(entries);
             }
-            self.batches.lock().unwrap().push(entries.len());
-            self.rows.lock().unwrap().extend_from_slice(entries);
-            Ok(())
+            self.trim(trim, keep)
         }
 
         fn trim(&mut self, function_ids: &[String], keep: usize) -> Result<(), RegistryError> {

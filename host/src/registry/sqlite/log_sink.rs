@@ -16,7 +16,12 @@ pub(super) struct SqliteLogSink {
 }
 
 impl LogSink for SqliteLogSink {
-    fn write_batch(&mut self, entries: &[LogEntry]) -> Result<(), RegistryError> {
+    fn write_batch(
+        &mut self,
+        entries: &[LogEntry],
+        trim: &[String],
+        keep: usize,
+    ) -> Result<(), RegistryError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -57,6 +62,7 @@ impl LogSink for SqliteLogSink {
                 ])?;
             }
         }
+        trim_in(&tx, trim, keep)?;
         tx.commit()?;
         Ok(())
     }
@@ -65,16 +71,23 @@ impl LogSink for SqliteLogSink {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "DELETE FROM logs WHERE function_id = ?1 AND id < (
-                     SELECT id FROM logs WHERE function_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-            )?;
-            for id in function_ids {
-                stmt.execute(params![id, keep.max(1) as i64 - 1])?;
-            }
-        }
+        trim_in(&tx, function_ids, keep)?;
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Deletes all but the newest `keep` entries of each function in `function_ids`.
+fn trim_in(conn: &Connection, function_ids: &[String], keep: usize) -> Result<(), RegistryError> {
+    if function_ids.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM logs WHERE function_id = ?1 AND id < (
+             SELECT id FROM logs WHERE function_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    )?;
+    for id in function_ids {
+        stmt.execute(params![id, keep.max(1) as i64 - 1])?;
+    }
+    Ok(())
 }
