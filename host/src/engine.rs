@@ -155,9 +155,18 @@ fn pooling_strategy(config: &EngineConfig) -> InstanceAllocationStrategy {
     let instances = config.max_instances.max(1);
     // A component instance holds several core instances, memories and tables (interpreted
     // languages link a dozen core modules); size the totals so `instances` such components fit.
+    //
+    // Memories get three slots per instance, all of them allowed to stay warm. Wasmtime splits
+    // the memory pool (and its warm-slot budget) into one shard per CPU and a thread only finds
+    // a module's warm slot in its own shard, so with calls moving between worker threads each
+    // module ends up wanting a warm slot in every shard; with two slots per instance, a host
+    // rotating over `instances` distinct components kept only half of them warm per shard and
+    // remapped a memory image on most calls (1,000 distinct components: 8.5k -> 14.7k req/s
+    // with three, benches/RESULTS.md). Unused slots are address space only.
+    let memories = instances.saturating_mul(3);
     pool.total_component_instances(instances)
         .total_core_instances(instances.saturating_mul(4))
-        .total_memories(instances.saturating_mul(2))
+        .total_memories(memories)
         .total_tables(instances.saturating_mul(4))
         .total_stacks(instances)
         .max_core_instances_per_component(64)
@@ -172,7 +181,7 @@ fn pooling_strategy(config: &EngineConfig) -> InstanceAllocationStrategy {
         // components remaps an image on almost every call (mmap/munmap, TLB shootdowns):
         // 300 distinct components ran at 6.0k req/s with 100 warm slots, 9.5k with all of them
         // (benches/RESULTS.md), for ~50 KiB more resident memory per warm slot of a small guest.
-        .max_unused_warm_slots(instances)
+        .max_unused_warm_slots(memories)
         // Reset the low part of a freed memory or table with memset (and with PAGEMAP_SCAN,
         // Linux 6.7+, only the pages the call dirtied) instead of madvise: no syscall when a
         // slot is freed and no page faults when it is reused. Costs at most this much RSS per
