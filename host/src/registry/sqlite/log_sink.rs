@@ -33,9 +33,16 @@ impl LogSink for SqliteLogSink {
             let mut exists =
                 tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM functions WHERE id = ?1)")?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO logs (function_id, ts, level, message, request_id, version, duration_ms, outcome)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO logs (function_id, id, ts, level, message, request_id, version, duration_ms, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
+            // Ids increase with insertion across processes: the counter is read and advanced
+            // under the transaction's write lock.
+            let mut seq: i64 =
+                tx.query_row("SELECT value FROM meta WHERE key = 'log_seq'", [], |row| {
+                    row.get(0)
+                })?;
+            let start = seq;
             let mut known: HashMap<&str, bool> = HashMap::new();
             for e in entries {
                 let id = e.function_id.as_str();
@@ -50,8 +57,10 @@ impl LogSink for SqliteLogSink {
                 if !present {
                     continue;
                 }
+                seq += 1;
                 insert.execute(params![
                     e.function_id,
+                    seq,
                     e.timestamp.as_millis(),
                     e.level.rank(),
                     e.message,
@@ -60,6 +69,9 @@ impl LogSink for SqliteLogSink {
                     e.duration_ms.map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
                     e.outcome.map(LogOutcome::as_str),
                 ])?;
+            }
+            if seq != start {
+                tx.execute("UPDATE meta SET value = ?1 WHERE key = 'log_seq'", [seq])?;
             }
         }
         trim_in(&tx, trim, keep)?;
