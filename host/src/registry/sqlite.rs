@@ -57,6 +57,10 @@ pub const COMPONENTS_DIR_NAME: &str = "components";
 pub const DEFAULT_READ_CONNECTIONS: usize = 4;
 /// How long a connection waits for another process's write lock before failing.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Page cache of the log writer's connection, in KiB (SQLite's default is 2 MiB).
+const LOG_CACHE_KIB: i64 = 32 * 1024;
+/// WAL pages after which the log writer's commit checkpoints (SQLite's default is 1,000).
+const LOG_AUTOCHECKPOINT_PAGES: i64 = 16 * 1024;
 /// How stale this process's caches may be with respect to writes by *other* processes
 /// (a key revoked by `fdo keys revoke` stops working within this delay). Own writes are
 /// visible immediately.
@@ -182,6 +186,12 @@ impl SqliteRegistry {
         // The log sink checks that a function exists once per batch, inside the batch's write
         // transaction (see SqliteLogSink::write_batch), instead of a foreign-key probe per row.
         log_conn.pragma_update(None, "foreign_keys", false)?;
+        // A batch appends to the last page of every function it has entries for; with many
+        // busy functions those pages outgrow SQLite's default 2 MiB cache, and each batch
+        // then re-reads them and spills dirty pages mid-transaction. The cache fills only as
+        // far as the log's working set needs.
+        log_conn.pragma_update(None, "cache_size", -LOG_CACHE_KIB)?;
+        log_conn.pragma_update(None, "wal_autocheckpoint", LOG_AUTOCHECKPOINT_PAGES)?;
         let log_writer = LogWriter::spawn(SqliteLogSink { conn: log_conn }, options.logs)?;
 
         let blobs = BlobStore::open(data_dir.join(COMPONENTS_DIR_NAME))?;
