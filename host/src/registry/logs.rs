@@ -22,9 +22,11 @@ use super::types::LogEntry;
 
 /// Entries kept per function; older ones are trimmed.
 pub const DEFAULT_LOG_RETENTION: usize = 1000;
-/// Entries the queue holds before `push` starts dropping. With messages capped at
-/// [`DEFAULT_MAX_LOG_MESSAGE_BYTES`], this bounds the queue's memory to about 64 MiB.
-pub const DEFAULT_LOG_QUEUE_CAPACITY: usize = 8192;
+/// Entries the queue holds before `push` starts dropping: a linger's worth of entries plus
+/// a checkpoint's stall at 45k entries/s (1,000 busy functions dropped entries with 8,192).
+/// With messages capped at [`DEFAULT_MAX_LOG_MESSAGE_BYTES`], this bounds the queue's memory
+/// to 128 MiB (about 4 MiB with typical 200-byte entries).
+pub const DEFAULT_LOG_QUEUE_CAPACITY: usize = 16384;
 /// Most entries written in one batch (one transaction).
 pub const DEFAULT_LOG_BATCH_SIZE: usize = 2048;
 /// How long the writer lets entries gather after the first one of a batch arrives. Under load

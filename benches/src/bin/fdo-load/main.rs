@@ -195,6 +195,10 @@ fn main() -> anyhow::Result<()> {
             "fdo: RSS after the runs: {}",
             memory(server.pid())?
         ));
+        report.note(format!(
+            "fdo: log entries dropped (log queue full) during the runs: {}",
+            rt.block_on(logs_dropped(&client, &server))?
+        ));
     }
     if wants("many") && args.functions > 0 {
         let many = many(&args, &rt, &wrk, &fdo_binary, tmp.path())?;
@@ -337,6 +341,7 @@ fn many(
         result.all.push((c, outcome));
     }
     result.rss_after = memory(server.pid())?;
+    result.logs_dropped = rt.block_on(logs_dropped(&client, &server))?;
     Ok(result)
 }
 
@@ -392,6 +397,25 @@ async fn deploy(
 }
 
 /// One RPC call, checked.
+/// fdo's `fdo_logs_dropped` counter: a server that sheds its log writes looks faster than it is,
+/// so every report says how many entries were dropped.
+async fn logs_dropped(client: &reqwest::Client, server: &Server) -> anyhow::Result<u64> {
+    let text = client
+        .get(format!("{}/metrics", server.url()))
+        .header("x-api-key", API_KEY)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("fdo_logs_dropped "))
+        .context("fdo_logs_dropped missing from /metrics")?
+        .trim()
+        .parse()
+        .context("fdo_logs_dropped is not a number")
+}
+
 async fn check_rpc(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     let response = client
         .post(url)

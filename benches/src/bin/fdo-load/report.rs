@@ -57,6 +57,8 @@ pub struct Many {
     pub one: Vec<(u32, Outcome)>,
     /// wrk rotating over all functions, by connections.
     pub all: Vec<(u32, Outcome)>,
+    /// Log entries fdo dropped (queue full) over the whole scenario.
+    pub logs_dropped: u64,
 }
 
 /// Everything one run measured.
@@ -215,6 +217,11 @@ impl Many {
         ] {
             let _ = writeln!(out, "| {state} | {m} |");
         }
+        let _ = writeln!(
+            out,
+            "\nLog entries dropped (log queue full) during the scenario: {}",
+            self.logs_dropped
+        );
         let _ = writeln!(
             out,
             "\n| conns | 1 fn req/s | 1 fn mean us | 1 fn p50 | 1 fn p99 | {n} fn req/s | {n} fn mean us | {n} fn p50 | {n} fn p99 | mean ratio (target <= {TARGET_MANY_LATENCY}) | p50 ratio |",

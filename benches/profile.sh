@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Profiles one fdo serving RPC calls of the hello example, the way benches/RESULTS.md was made.
+#
+#   benches/profile.sh cpu        # wrk -t1 -c32 -d10s: req/s, latency, fdo CPU per request
+#                                 #   (whole process and log-writer thread), page faults per
+#                                 #   request, dropped log entries
+#   benches/profile.sh perf       # the same under `perf record -g` (report: perf report -i ...)
+#   benches/profile.sh callgrind  # instructions per request: 1 worker thread, 500 sequential
+#                                 #   calls after 200 of warm-up, under valgrind --tool=callgrind
+#
+# Environment: CONNS (default 32), FDO (default target/release/fdo), OUT (default
+# target/profile). Needs wrk, and perf or valgrind for those modes. Build first:
+#   cargo build --release -p fdo --bin fdo -p test-guests
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mode=${1:-cpu}
+conns=${CONNS:-32}
+fdo=${FDO:-target/release/fdo}
+out=${OUT:-target/profile}
+key=fdo-profile-key-0123456789abcdef
+body='{"method":"main","params":{"name":"world"}}'
+mkdir -p "$out"
+[ -x "$fdo" ] || { echo "no $fdo: cargo build --release -p fdo --bin fdo" >&2; exit 1; }
+wasm=$(ls -t target/release/build/test-guests-*/out/guests/hello.wasm 2>/dev/null | head -1)
+[ -n "$wasm" ] || { echo "no hello.wasm: cargo build --release -p test-guests" >&2; exit 1; }
+
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base=http://127.0.0.1:$port
+launch=(env -u RUST_BACKTRACE FDO_API_KEY=$key RUST_LOG=warn)
+if [ "$mode" = callgrind ]; then
+    launch+=(TOKIO_WORKER_THREADS=1 valgrind --tool=callgrind "--callgrind-out-file=$out/callgrind.out.%p")
+fi
+"${launch[@]}" "$fdo" serve --listen "127.0.0.1:$port" --data-dir "$data" --no-rate-limit \
+    >"$out/fdo.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 600); do curl -s -o /dev/null "$base/" && break; sleep 0.2; done
+
+python3 - "$wasm" >"$out/deploy.json" <<'PY'
+import base64, json, sys
+code = base64.b64encode(open(sys.argv[1], "rb").read()).decode()
+print(json.dumps({"id": "hello", "version": "1.0.0", "language": "rust",
+                  "entryPoint": "src/lib.rs", "dependencies": {}, "code": code}))
+PY
+curl -sf -X POST -H "x-api-key: $key" -H 'content-type: application/json' \
+    --data "@$out/deploy.json" "$base/v1/api/functions" >/dev/null
+url=$base/v1/functions/hello
+curl -sf -X POST -H "x-api-key: $key" -H 'content-type: application/json' -d "$body" "$url"
+echo
+
+# Sequential keep-alive calls (callgrind: one request at a time, nothing else running).
+calls() {
+    python3 - "$url" "$1" "$key" "$body" <<'PY'
+import http.client, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1]); n = int(sys.argv[2])
+c = http.client.HTTPConnection(u.hostname, u.port)
+for _ in range(n):
+    c.request("POST", u.path, sys.argv[4], {"x-api-key": sys.argv[3], "content-type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+PY
+}
+
+if [ "$mode" = callgrind ]; then
+    n=500
+    calls 200
+    callgrind_control -z $pid >/dev/null
+    calls $n
+    callgrind_control -d $pid >/dev/null
+    file=$(ls -t "$out"/callgrind.out.$pid* | head -1)
+    ir=$(grep -E '^(summary|totals):' "$file" | head -1 | awk '{print $2}')
+    echo "instructions per request: $((ir / n))  ($file)"
+    exit 0
+fi
+
+export FDO_WRK_METHOD=POST FDO_WRK_BODY=$body FDO_WRK_API_KEY=$key
+wrk -t1 -c"$conns" -d3s -s benches/wrk/request.lua "$url" >/dev/null   # warm-up
+cpu() { awk '{print $14 + $15}' "$1"; }
+writer_stat() {
+    for t in /proc/$pid/task/*; do
+        if grep -qx fdo-log-writer "$t/comm"; then echo "$t/stat"; fi
+    done
+}
+ws=$(writer_stat)
+if [ "$mode" = perf ]; then
+    perf record -F 1999 -g -p $pid -o "$out/perf.data" -- sleep 8 >/dev/null 2>&1 &
+fi
+t0=$(cpu /proc/$pid/stat); w0=$(cpu "$ws"); f0=$(awk '{print $10}' /proc/$pid/stat)
+wrk -t1 -c"$conns" -d10s -s benches/wrk/request.lua "$url" >"$out/wrk.out"
+t1=$(cpu /proc/$pid/stat); w1=$(cpu "$ws"); f1=$(awk '{print $10}' /proc/$pid/stat)
+wait
+grep -E 'Requests/sec' "$out/wrk.out"
+grep -o '"p50":[0-9]*,"p90":[0-9]*,"p99":[0-9]*,"p999":[0-9]*' "$out/wrk.out"
+requests=$(grep -E 'requests in' "$out/wrk.out" | awk '{print $1}')
+tick_ns=$((1000000000 / $(getconf CLK_TCK)))
+echo "fdo CPU per request: $(((t1 - t0) * tick_ns / requests)) ns (log writer $(((w1 - w0) * tick_ns / requests)) ns)"
+echo "page faults per request: $(((f1 - f0) * 100 / requests))/100"
+curl -s -H "x-api-key: $key" "$base/metrics" | grep -E '^fdo_logs_dropped'
+[ "$mode" = perf ] && echo "perf data: $out/perf.data (perf report -i $out/perf.data --no-children)"
+exit 0
