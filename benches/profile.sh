@@ -84,13 +84,15 @@ writer_stat() {
     done
 }
 ws=$(writer_stat)
+perf_pid=
 if [ "$mode" = perf ]; then
     perf record -F 1999 -g -p $pid -o "$out/perf.data" -- sleep 8 >/dev/null 2>&1 &
+    perf_pid=$!
 fi
 t0=$(cpu /proc/$pid/stat); w0=$(cpu "$ws"); f0=$(awk '{print $10}' /proc/$pid/stat)
 wrk -t1 -c"$conns" -d10s -s benches/wrk/request.lua "$url" >"$out/wrk.out"
 t1=$(cpu /proc/$pid/stat); w1=$(cpu "$ws"); f1=$(awk '{print $10}' /proc/$pid/stat)
-wait
+[ -z "$perf_pid" ] || wait "$perf_pid"
 grep -E 'Requests/sec' "$out/wrk.out"
 grep -o '"p50":[0-9]*,"p90":[0-9]*,"p99":[0-9]*,"p999":[0-9]*' "$out/wrk.out"
 requests=$(grep -E 'requests in' "$out/wrk.out" | awk '{print $1}')
