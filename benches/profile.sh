@@ -4,12 +4,17 @@
 #   benches/profile.sh cpu        # wrk -t1 -c32 -d10s: req/s, latency, fdo CPU per request
 #                                 #   (whole process and log-writer thread), page faults per
 #                                 #   request, dropped log entries
-#   benches/profile.sh perf       # the same under `perf record -g` (report: perf report -i ...)
+#   benches/profile.sh perf       # the same under `perf record -g` (report: perf report -i ...;
+#                                 #   PERF_ARGS="--call-graph dwarf" for code without frame pointers)
 #   benches/profile.sh callgrind  # instructions per request: 1 worker thread, 500 sequential
 #                                 #   calls after 200 of warm-up, under valgrind --tool=callgrind
 #
 # Environment: CONNS (default 32), FDO (default target/release/fdo), OUT (default
-# target/profile). Needs wrk, and perf or valgrind for those modes. Build first:
+# target/profile), FUNCTIONS (deploy hello as FUNCTIONS functions f-0.. and rotate the calls
+# over all of them, as the 1,000-functions scenario of fdo-load does; FUNCTIONS=1 is its
+# one-function baseline), WARMUP (seconds of load before measuring, default 3; with many
+# functions, long enough for every function to reach its log retention). Needs wrk, and perf
+# or valgrind for those modes. Build first:
 #   cargo build --release -p fdo --bin fdo -p test-guests
 set -euo pipefail
 
@@ -44,9 +49,27 @@ code = base64.b64encode(open(sys.argv[1], "rb").read()).decode()
 print(json.dumps({"id": "hello", "version": "1.0.0", "language": "rust",
                   "entryPoint": "src/lib.rs", "dependencies": {}, "code": code}))
 PY
-curl -sf -X POST -H "x-api-key: $key" -H 'content-type: application/json' \
-    --data "@$out/deploy.json" "$base/v1/api/functions" >/dev/null
-url=$base/v1/functions/hello
+functions=${FUNCTIONS:-}
+if [ -z "$functions" ]; then
+    curl -sf -X POST -H "x-api-key: $key" -H 'content-type: application/json' \
+        --data "@$out/deploy.json" "$base/v1/api/functions" >/dev/null
+    url=$base/v1/functions/hello
+else
+    python3 - "$out/deploy.json" "$functions" "$base" "$key" <<'PY'
+import http.client, json, sys, urllib.parse
+deploy, n, base, key = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+u = urllib.parse.urlparse(base)
+c = http.client.HTTPConnection(u.hostname, u.port)
+for i in range(n):
+    deploy["id"] = f"f-{i}"
+    c.request("POST", "/v1/api/functions", json.dumps(deploy),
+              {"x-api-key": key, "content-type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status in (200, 201), (i, r.status)
+PY
+    export FDO_WRK_PATHS="/v1/functions/f-|$functions|"
+    url=$base/v1/functions/f-0
+fi
 curl -sf -X POST -H "x-api-key: $key" -H 'content-type: application/json' -d "$body" "$url"
 echo
 
@@ -76,7 +99,7 @@ if [ "$mode" = callgrind ]; then
 fi
 
 export FDO_WRK_METHOD=POST FDO_WRK_BODY=$body FDO_WRK_API_KEY=$key
-wrk -t1 -c"$conns" -d3s -s benches/wrk/request.lua "$url" >/dev/null   # warm-up
+wrk -t1 -c"$conns" -d"${WARMUP:-3}s" -s benches/wrk/request.lua "$url" >/dev/null   # warm-up
 cpu() { awk '{print $14 + $15}' "$1"; }
 writer_stat() {
     for t in /proc/$pid/task/*; do
@@ -86,7 +109,7 @@ writer_stat() {
 ws=$(writer_stat)
 perf_pid=
 if [ "$mode" = perf ]; then
-    perf record -F 1999 -g -p $pid -o "$out/perf.data" -- sleep 8 >/dev/null 2>&1 &
+    perf record -F 1999 ${PERF_ARGS:--g} -p $pid -o "$out/perf.data" -- sleep 8 >/dev/null 2>&1 &
     perf_pid=$!
 fi
 t0=$(cpu /proc/$pid/stat); w0=$(cpu "$ws"); f0=$(awk '{print $10}' /proc/$pid/stat)

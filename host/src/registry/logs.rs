@@ -22,21 +22,36 @@ use super::types::LogEntry;
 
 /// Entries kept per function; older ones are trimmed.
 pub const DEFAULT_LOG_RETENTION: usize = 1000;
-/// Entries the queue holds before `push` starts dropping: a linger's worth of entries plus
-/// a checkpoint's stall at 45k entries/s (1,000 busy functions dropped entries with 8,192).
+/// Entries the queue holds before `push` starts dropping: what arrives while a batch is
+/// written, and a checkpoint's stall, at 45k entries/s (1,000 busy functions dropped entries
+/// with 8,192). While a batch gathers, the writer moves entries from the queue into it.
 /// With messages capped at [`DEFAULT_MAX_LOG_MESSAGE_BYTES`], this bounds the queue's memory
 /// to 128 MiB (about 4 MiB with typical 200-byte entries).
 pub const DEFAULT_LOG_QUEUE_CAPACITY: usize = 16384;
 /// Most entries written in one batch (one transaction).
-pub const DEFAULT_LOG_BATCH_SIZE: usize = 2048;
+pub const DEFAULT_LOG_BATCH_SIZE: usize = 32768;
 /// How long the writer lets entries gather after the first one of a batch arrives. Under load
-/// this turns one transaction (and one wake-up of the thread) per entry into one per burst,
-/// and with many busy functions it lets each function's last page take several entries
-/// before it is written again (benches/RESULTS.md, "1,000 deployed functions"). An entry is
-/// stored at most this much later; a flush (which every logs query does first) cuts the wait
+/// this turns one transaction (and one wake-up of the thread) per entry into one per burst.
+/// An entry is stored at most this much later when the batch is dense (see
+/// [`DEFAULT_LOG_MAX_LINGER`]); a flush (which every logs query does first) cuts the wait
 /// short.
-/// The queue ([`DEFAULT_LOG_QUEUE_CAPACITY`]) holds a linger's worth of 160k entries/s.
 pub const DEFAULT_LOG_LINGER: Duration = Duration::from_millis(50);
+/// How long a *sparse* batch keeps gathering: one of at least [`DEFAULT_LOG_SPARSE_MIN`]
+/// entries that average fewer than [`DEFAULT_LOG_DENSE_PER_FUNCTION`] per function. The logs
+/// are clustered by function, so a batch writes (to the WAL, and later at a checkpoint) one
+/// page or more for every function it has entries for: with 1,000 busy functions a 50 ms
+/// batch held about two entries per function and the writer wrote a 4 KiB page for every
+/// two 150-byte entries, its CPU per call five times the one-function case
+/// (benches/RESULTS.md, "1,000 deployed functions"). Gathering until each function has
+/// about half a page of new entries makes a page write carry as many entries as with one
+/// busy function. Light loads never wait this long: their batches are small.
+pub const DEFAULT_LOG_MAX_LINGER: Duration = Duration::from_millis(500);
+/// Entries per function at which a batch counts as dense (about half a 4 KiB page of
+/// typical entries).
+pub const DEFAULT_LOG_DENSE_PER_FUNCTION: usize = 16;
+/// Smallest batch that keeps gathering when sparse: below this, a batch costs few page
+/// writes whatever its spread, and is written after [`DEFAULT_LOG_LINGER`].
+pub const DEFAULT_LOG_SPARSE_MIN: usize = 256;
 /// Longest message stored; longer ones are cut at a character boundary and marked `…`.
 pub const DEFAULT_MAX_LOG_MESSAGE_BYTES: usize = 8 * 1024;
 
@@ -68,6 +83,13 @@ pub struct LogWriterConfig {
     pub max_message_bytes: usize,
     /// Time entries gather before a batch is written (zero: write what is queued at once).
     pub linger: Duration,
+    /// Longest time a sparse batch gathers (see [`DEFAULT_LOG_MAX_LINGER`]); at most
+    /// `linger` disables gathering past it.
+    pub max_linger: Duration,
+    /// Entries per function at which a batch is dense and written.
+    pub dense_per_function: usize,
+    /// Smallest batch that keeps gathering while sparse.
+    pub sparse_min: usize,
 }
 
 impl Default for LogWriterConfig {
@@ -78,6 +100,9 @@ impl Default for LogWriterConfig {
             batch_size: DEFAULT_LOG_BATCH_SIZE,
             max_message_bytes: DEFAULT_MAX_LOG_MESSAGE_BYTES,
             linger: DEFAULT_LOG_LINGER,
+            max_linger: DEFAULT_LOG_MAX_LINGER,
+            dense_per_function: DEFAULT_LOG_DENSE_PER_FUNCTION,
+            sparse_min: DEFAULT_LOG_SPARSE_MIN,
         }
     }
 }
@@ -139,6 +164,10 @@ impl LogWriter {
             retention: config.retention.max(1),
             batch_size: config.batch_size.max(1),
             linger: config.linger,
+            max_linger: config.max_linger,
+            dense_per_function: config.dense_per_function.max(1),
+            sparse_min: config.sparse_min.max(1),
+            batch_functions: std::collections::HashSet::new(),
             trim_every: (config.retention / 10).max(1),
             since_trim: HashMap::new(),
         };
@@ -240,14 +269,8 @@ fn short_time_slice() {
         #[allow(unsafe_code)]
         // SAFETY: `attr` is a valid, fully initialized `sched_attr` that outlives the call;
         // pid 0 is the calling thread; the kernel only reads `size` bytes of it.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_sched_setattr,
-                0,
-                &attr as *const SchedAttr,
-                0u32,
-            )
-        };
+        let rc =
+            unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0u32) };
         if rc != 0 {
             tracing::debug!(
                 error = %std::io::Error::last_os_error(),
@@ -278,6 +301,11 @@ struct Worker<S: LogSink> {
     retention: usize,
     batch_size: usize,
     linger: Duration,
+    max_linger: Duration,
+    dense_per_function: usize,
+    sparse_min: usize,
+    /// The functions with entries in the batch being gathered.
+    batch_functions: std::collections::HashSet<String>,
     /// Trim a function once it has this many entries written since its last trim.
     trim_every: usize,
     /// Entries written per function since its last trim.
@@ -286,7 +314,7 @@ struct Worker<S: LogSink> {
 
 impl<S: LogSink> Worker<S> {
     fn run(mut self) {
-        let mut batch = Vec::with_capacity(self.batch_size);
+        let mut batch = Vec::with_capacity(self.batch_size.min(4096));
         let mut waiters = Vec::new();
         // A failure stays pending until the next flush reports it, even when it happened in
         // an earlier batch than the flush request arrived in.
@@ -297,25 +325,26 @@ impl<S: LogSink> Worker<S> {
         let mut backlogged = false;
         // The first receive blocks; the rest drain what is already queued.
         while let Ok(first) = self.receiver.recv() {
+            let started = Instant::now();
             // Let a burst gather: one transaction for many entries, and while this thread
             // sleeps (rather than waits on the channel) a push does not have to wake it.
-            if matches!(first, Command::Entry(_)) && !self.linger.is_zero() && !backlogged {
-                self.linger();
+            let linger = matches!(first, Command::Entry(_)) && !self.linger.is_zero();
+            if linger && !backlogged {
+                self.sleep_until(started + self.linger);
             }
-            let mut next = Some(first);
-            let mut disconnected = false;
-            while let Some(command) = next.take() {
-                match command {
-                    Command::Entry(entry) => batch.push(entry),
-                    Command::Flush(reply) => waiters.push(reply),
-                }
-                if batch.len() >= self.batch_size {
-                    break;
-                }
-                match self.receiver.try_recv() {
-                    Ok(command) => next = Some(command),
-                    Err(TryRecvError::Empty) => {}
-                    Err(TryRecvError::Disconnected) => disconnected = true,
+            let mut disconnected = self.drain(Some(first), &mut batch, &mut waiters);
+            // A sparse batch (many functions, few entries each) keeps gathering: it would
+            // write a page per function for a couple of entries each.
+            if linger {
+                let deadline = started + self.max_linger;
+                while !disconnected
+                    && waiters.is_empty()
+                    && batch.len() < self.batch_size
+                    && self.sparse(batch.len())
+                    && Instant::now() < deadline
+                {
+                    self.sleep_until(deadline.min(Instant::now() + self.linger));
+                    disconnected = self.drain(None, &mut batch, &mut waiters);
                 }
             }
             backlogged = batch.len() >= self.batch_size;
@@ -344,10 +373,46 @@ impl<S: LogSink> Worker<S> {
         let _ = self.trim_all();
     }
 
-    /// Waits out the linger, or less if a flush is requested meanwhile (pushes do not wake
-    /// the thread; a flush does).
-    fn linger(&self) {
-        let deadline = Instant::now() + self.linger;
+    /// Moves `first` and whatever is queued into `batch` (entries, up to the batch size) and
+    /// `waiters` (flushes). Returns whether every handle is gone.
+    fn drain(
+        &mut self,
+        first: Option<Command>,
+        batch: &mut Vec<LogEntry>,
+        waiters: &mut Vec<mpsc::Sender<Result<(), String>>>,
+    ) -> bool {
+        let mut next = first;
+        loop {
+            if let Some(command) = next.take() {
+                match command {
+                    Command::Entry(entry) => {
+                        if !self.batch_functions.contains(&entry.function_id) {
+                            self.batch_functions.insert(entry.function_id.clone());
+                        }
+                        batch.push(entry);
+                    }
+                    Command::Flush(reply) => waiters.push(reply),
+                }
+            }
+            if batch.len() >= self.batch_size {
+                return false;
+            }
+            match self.receiver.try_recv() {
+                Ok(command) => next = Some(command),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return true,
+            }
+        }
+    }
+
+    /// Whether a batch of `len` entries is big and spread thin enough to keep gathering.
+    fn sparse(&self, len: usize) -> bool {
+        len >= self.sparse_min && len < self.batch_functions.len() * self.dense_per_function
+    }
+
+    /// Sleeps until `deadline`, or less if a flush is requested meanwhile (pushes do not
+    /// wake the thread; a flush does).
+    fn sleep_until(&self, deadline: Instant) {
         loop {
             if self.counters.flush_requested.swap(false, Ordering::AcqRel) {
                 return;
@@ -384,6 +449,7 @@ impl<S: LogSink> Worker<S> {
                     .map(|(id, _)| id.clone()),
             )
             .collect();
+        self.batch_functions.clear();
         let outcome = match self.sink.write_batch(batch, &due, self.retention) {
             Ok(()) => {
                 self.counters.written.fetch_add(count, Ordering::Relaxed);
@@ -599,6 +665,106 @@ mod tests {
         let batches = sink.batches.lock().unwrap();
         // Two at most: a push delayed past the whole linger would start a second batch.
         assert!(batches.len() <= 2, "entries were not gathered: {batches:?}");
+    }
+
+    /// A writer that lingers 10 ms, counts a batch as sparse from 8 entries and as dense at 4
+    /// entries per function, and lets a sparse batch gather for up to `max_linger`.
+    fn gathering_writer(sink: &MemorySink, max_linger: Duration) -> LogWriter {
+        LogWriter::spawn(
+            sink.clone(),
+            LogWriterConfig {
+                linger: Duration::from_millis(10),
+                max_linger,
+                dense_per_function: 4,
+                sparse_min: 8,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// Waits (bounded) until the sink has `rows` rows.
+    fn wait_for_rows(sink: &MemorySink, rows: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sink.rows.lock().unwrap().len() < rows {
+            assert!(Instant::now() < deadline, "entries were never written");
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn a_sparse_batch_gathers_until_it_is_dense() {
+        let sink = MemorySink::default();
+        let writer = gathering_writer(&sink, Duration::from_secs(60));
+        // 8 functions, one entry each: sparse (8 < 8 x 4), so it waits well past the linger.
+        for f in 0..8 {
+            assert!(writer.push(entry(&format!("f{f}"), 0)));
+        }
+        thread::sleep(Duration::from_millis(200));
+        assert!(
+            sink.batches.lock().unwrap().is_empty(),
+            "a sparse batch was written after the linger"
+        );
+        // Three more each: 32 entries over 8 functions is dense, and goes out without a flush.
+        for i in 1..4 {
+            for f in 0..8 {
+                assert!(writer.push(entry(&format!("f{f}"), i)));
+            }
+        }
+        wait_for_rows(&sink, 32);
+        assert_eq!(*sink.batches.lock().unwrap(), vec![32]);
+    }
+
+    #[test]
+    fn a_sparse_batch_waits_at_most_the_max_linger() {
+        let sink = MemorySink::default();
+        let max_linger = Duration::from_millis(300);
+        let writer = gathering_writer(&sink, max_linger);
+        let started = Instant::now();
+        for f in 0..8 {
+            assert!(writer.push(entry(&format!("f{f}"), 0)));
+        }
+        wait_for_rows(&sink, 8);
+        assert!(
+            started.elapsed() >= max_linger,
+            "written after {:?}, before the batch was dense or the max linger was over",
+            started.elapsed()
+        );
+        assert_eq!(*sink.batches.lock().unwrap(), vec![8]);
+    }
+
+    #[test]
+    fn a_small_batch_does_not_gather_past_the_linger() {
+        let sink = MemorySink::default();
+        let writer = gathering_writer(&sink, Duration::from_secs(60));
+        let started = Instant::now();
+        // Spread over 3 functions, but below `sparse_min`: written after the 10 ms linger.
+        for f in 0..3 {
+            assert!(writer.push(entry(&format!("f{f}"), 0)));
+        }
+        wait_for_rows(&sink, 3);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "a small batch waited {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_flush_cuts_a_sparse_batch_short() {
+        let sink = MemorySink::default();
+        let writer = gathering_writer(&sink, Duration::from_secs(60));
+        for f in 0..16 {
+            assert!(writer.push(entry(&format!("f{f}"), 0)));
+        }
+        let started = Instant::now();
+        writer.flush().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "flush waited {:?}",
+            started.elapsed()
+        );
+        assert_eq!(sink.rows.lock().unwrap().len(), 16);
     }
 
     #[test]

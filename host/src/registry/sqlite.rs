@@ -192,7 +192,7 @@ impl SqliteRegistry {
         // far as the log's working set needs.
         log_conn.pragma_update(None, "cache_size", -LOG_CACHE_KIB)?;
         log_conn.pragma_update(None, "wal_autocheckpoint", LOG_AUTOCHECKPOINT_PAGES)?;
-        let log_writer = LogWriter::spawn(SqliteLogSink { conn: log_conn }, options.logs)?;
+        let log_writer = LogWriter::spawn(SqliteLogSink::new(log_conn), options.logs)?;
 
         let blobs = BlobStore::open(data_dir.join(COMPONENTS_DIR_NAME))?;
         Ok(SqliteRegistry {

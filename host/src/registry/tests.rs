@@ -924,6 +924,86 @@ fn log_retention_is_bounded_per_function() {
     assert_eq!(reg.logs(&LogQuery::new("quiet")).unwrap().len(), 1);
 }
 
+/// Messages of `id`'s stored entries, newest first.
+fn stored_messages(reg: &SqliteRegistry, id: &str) -> Vec<String> {
+    reg.logs(&LogQuery {
+        limit: 1000,
+        ..LogQuery::new(id)
+    })
+    .unwrap()
+    .into_iter()
+    .map(|r| r.entry.message)
+    .collect()
+}
+
+fn registry_with_retention(dir: &tempfile::TempDir, retention: usize) -> SqliteRegistry {
+    let options = SqliteOptions {
+        logs: LogWriterConfig {
+            retention,
+            ..LogWriterConfig::default()
+        },
+        ..SqliteOptions::default()
+    };
+    SqliteRegistry::open_with(dir.path(), options).unwrap()
+}
+
+#[test]
+fn log_retention_is_exact_for_many_functions_logging_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry_with_retention(&dir, 30);
+    let functions: Vec<String> = (0..20).map(|f| format!("f{f}")).collect();
+    for f in &functions {
+        reg.deploy(meta(f, "1.0.0"), &code("1")).unwrap();
+    }
+    let w = reg.log_writer();
+    // Interleaved, over several batches and trims: 100 entries for each function.
+    for i in 0..100i64 {
+        for f in &functions {
+            while !w.push(entry(f, i, LogLevel::Info, &format!("{f}-{i}"))) {
+                w.flush().unwrap();
+            }
+        }
+        if i % 7 == 0 {
+            w.flush().unwrap();
+        }
+    }
+    w.flush().unwrap();
+    for f in &functions {
+        let expected: Vec<String> = (70..100).rev().map(|i| format!("{f}-{i}")).collect();
+        assert_eq!(stored_messages(&reg, f), expected, "{f}");
+    }
+}
+
+#[test]
+fn a_function_deleted_and_deployed_again_keeps_its_new_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry_with_retention(&dir, 10);
+    reg.deploy(meta("f", "1.0.0"), &code("1")).unwrap();
+    let w = reg.log_writer();
+    for i in 0..7 {
+        w.push(entry("f", i, LogLevel::Info, &format!("old-{i}")));
+    }
+    w.flush().unwrap();
+    assert_eq!(stored_messages(&reg, "f").len(), 7);
+
+    // The delete takes the entries with it, behind the log writer's back.
+    reg.delete_function("f").unwrap();
+    reg.deploy(meta("f", "1.0.0"), &code("1")).unwrap();
+    for i in 0..5 {
+        w.push(entry("f", i, LogLevel::Info, &format!("new-{i}")));
+    }
+    w.flush().unwrap();
+    let expected: Vec<String> = (0..5).rev().map(|i| format!("new-{i}")).collect();
+    assert_eq!(stored_messages(&reg, "f"), expected);
+
+    for i in 5..13 {
+        w.push(entry("f", i, LogLevel::Info, &format!("new-{i}")));
+    }
+    w.flush().unwrap();
+    let expected: Vec<String> = (3..13).rev().map(|i| format!("new-{i}")).collect();
+    assert_eq!(stored_messages(&reg, "f"), expected);
+}
+
 #[test]
 fn the_registry_is_usable_as_a_trait_object() {
     let dir = tempfile::tempdir().unwrap();
