@@ -13,8 +13,10 @@
 # target/profile), FUNCTIONS (deploy hello as FUNCTIONS functions f-0.. and rotate the calls
 # over all of them, as the 1,000-functions scenario of fdo-load does; FUNCTIONS=1 is its
 # one-function baseline), WARMUP (seconds of load before measuring, default 3; with many
-# functions, long enough for every function to reach its log retention). Needs wrk, and perf
-# or valgrind for those modes. Build first:
+# functions, long enough for every function to reach its log retention), DISTINCT=1 (with
+# FUNCTIONS: a distinct copy of the component for each function; pass --cache-memory-mb
+# through FDO_ARGS when they do not fit the default budget), FDO_ARGS (more `fdo serve`
+# arguments). Needs wrk, and perf or valgrind for those modes. Build first:
 #   cargo build --release -p fdo --bin fdo -p test-guests
 set -euo pipefail
 
@@ -37,7 +39,8 @@ launch=(env -u RUST_BACKTRACE FDO_API_KEY=$key RUST_LOG=warn)
 if [ "$mode" = callgrind ]; then
     launch+=(TOKIO_WORKER_THREADS=1 valgrind --tool=callgrind "--callgrind-out-file=$out/callgrind.out.%p")
 fi
-"${launch[@]}" "$fdo" serve --listen "127.0.0.1:$port" --data-dir "$data" --no-rate-limit \
+# shellcheck disable=SC2086
+"${launch[@]}" "$fdo" serve --listen "127.0.0.1:$port" --data-dir "$data" --no-rate-limit ${FDO_ARGS:-} \
     >"$out/fdo.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
@@ -55,13 +58,29 @@ if [ -z "$functions" ]; then
         --data "@$out/deploy.json" "$base/v1/api/functions" >/dev/null
     url=$base/v1/functions/hello
 else
-    python3 - "$out/deploy.json" "$functions" "$base" "$key" <<'PY'
-import http.client, json, sys, urllib.parse
+    python3 - "$out/deploy.json" "$functions" "$base" "$key" "${DISTINCT:-}" <<'PY'
+import base64, http.client, json, sys, urllib.parse
 deploy, n, base, key = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+distinct = sys.argv[5] not in ("", "0")
+code = base64.b64decode(deploy["code"])
+def leb(n):
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+def copy(i):
+    # A custom section makes each copy a different component (compiled and cached apart).
+    name, payload = b"fdo-bench-copy", str(i).encode()
+    content = leb(len(name)) + name + payload
+    return code + b"\x00" + leb(len(content)) + content
 u = urllib.parse.urlparse(base)
-c = http.client.HTTPConnection(u.hostname, u.port)
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
 for i in range(n):
     deploy["id"] = f"f-{i}"
+    if distinct:
+        deploy["code"] = base64.b64encode(copy(i)).decode()
     c.request("POST", "/v1/api/functions", json.dumps(deploy),
               {"x-api-key": key, "content-type": "application/json"})
     r = c.getresponse(); r.read()

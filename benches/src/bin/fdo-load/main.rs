@@ -53,6 +53,11 @@ struct Args {
     /// Seconds each wrk measurement runs.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Seconds of the same load before each measurement, not counted: every server is
+    /// measured warm (pool slots, caches, the log writer's steady state), not only the ones
+    /// that happen to run after another measurement.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
     /// Connection counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     connections: Vec<u32>,
@@ -110,11 +115,12 @@ fn main() -> anyhow::Result<()> {
         tmp.path(),
         args.threads,
         Duration::from_secs(args.duration),
+        Duration::from_secs(args.warmup),
     )?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut report = Report::new(&args.connections, args.threads, args.duration);
+    let mut report = Report::new(&args.connections, args.threads, args.duration, args.warmup);
     let wants = |name: &str| args.only.iter().any(|o| o == name);
 
     if wants("native") {

@@ -70,6 +70,8 @@ pub struct Report {
     pub threads: u32,
     /// Seconds per measurement.
     pub duration_s: u64,
+    /// Seconds of unmeasured load before each measurement.
+    pub warmup_s: u64,
     /// Every measurement.
     pub rows: Vec<Row>,
     /// Versions, memory figures and anything else worth printing.
@@ -97,11 +99,12 @@ fn mib(kib: u64) -> f64 {
 
 impl Report {
     /// An empty report for these settings.
-    pub fn new(connections: &[u32], threads: u32, duration_s: u64) -> Self {
+    pub fn new(connections: &[u32], threads: u32, duration_s: u64, warmup_s: u64) -> Self {
         Self {
             connections: connections.to_vec(),
             threads,
             duration_s,
+            warmup_s,
             rows: Vec::new(),
             notes: Vec::new(),
             many: None,
@@ -126,8 +129,8 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "\n## Throughput and latency (wrk -t{} -d{}s, loopback)\n",
-            self.threads, self.duration_s
+            "\n## Throughput and latency (wrk -t{} -d{}s after {} s of warm-up, loopback)\n",
+            self.threads, self.duration_s, self.warmup_s
         );
         let _ = writeln!(
             out,

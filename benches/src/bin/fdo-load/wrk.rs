@@ -108,6 +108,8 @@ pub struct Wrk {
     pub threads: u32,
     /// Run time of each measurement (`-d`).
     pub duration: Duration,
+    /// Run time of the unmeasured run before each measurement (zero: none).
+    pub warmup: Duration,
 }
 
 impl Wrk {
@@ -117,6 +119,7 @@ impl Wrk {
         dir: &Path,
         threads: u32,
         duration: Duration,
+        warmup: Duration,
     ) -> anyhow::Result<Self> {
         let script = dir.join("request.lua");
         std::fs::write(&script, SCRIPT).context("writing the wrk script")?;
@@ -132,20 +135,34 @@ impl Wrk {
             script,
             threads,
             duration,
+            warmup,
         })
     }
 
-    /// Runs `load` with `connections` connections; fails when wrk fails or no request
-    /// succeeded.
+    /// Runs `load` with `connections` connections, after the warm-up; fails when wrk fails
+    /// or no request succeeded.
     pub fn run(&self, load: &Load, connections: u32) -> anyhow::Result<Outcome> {
+        if !self.warmup.is_zero() {
+            self.measure(load, connections, self.warmup)
+                .context("warm-up run")?;
+        }
+        self.measure(load, connections, self.duration)
+    }
+
+    fn measure(
+        &self,
+        load: &Load,
+        connections: u32,
+        duration: Duration,
+    ) -> anyhow::Result<Outcome> {
         let threads = self.threads.min(connections).max(1);
         let mut command = Command::new("timeout");
         command
-            .arg(format!("{}s", (self.duration + WRK_GRACE).as_secs()))
+            .arg(format!("{}s", (duration + WRK_GRACE).as_secs()))
             .arg(&self.binary)
             .arg(format!("-t{threads}"))
             .arg(format!("-c{connections}"))
-            .arg(format!("-d{}s", self.duration.as_secs().max(1)))
+            .arg(format!("-d{}s", duration.as_secs().max(1)))
             .arg("--timeout")
             .arg("5s")
             .arg("-s")
