@@ -134,6 +134,44 @@ async fn excess_calls_wait_then_get_busy() {
     assert_eq!(first.await.unwrap().result, Err(InvokeError::Timeout(1000)));
 }
 
+/// Calls arriving together at a function not called before share its limit: exactly
+/// `maxConcurrency` of them run, the rest are refused as busy after the queue timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_first_calls_share_one_limit() {
+    let core = Arc::new(Core::with(
+        engine_config(),
+        std::time::Duration::from_millis(100),
+    ));
+    let spin = core.deploy(spinner()).await.component;
+    let start = Arc::new(tokio::sync::Barrier::new(8));
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let (core, spin, start) = (core.clone(), spin.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                core.runtime
+                    .call_json(
+                        &spin,
+                        &spec("fresh", limits(64, 1000, 2)),
+                        "run",
+                        &json!([]),
+                    )
+                    .await
+                    .result
+            })
+        })
+        .collect();
+    let (mut ran, mut busy) = (0, 0);
+    for call in calls {
+        match call.await.unwrap() {
+            Err(InvokeError::Timeout(1000)) => ran += 1,
+            Err(InvokeError::Busy(_)) => busy += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!((ran, busy), (2, 6));
+}
+
 async fn assert_host_still_serves(core: &Core) {
     let quick = core.deploy(answer()).await.component;
     let out = core

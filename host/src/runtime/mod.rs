@@ -563,10 +563,18 @@ impl Runtime {
         {
             return entry.1.clone();
         }
-        let sem = Arc::new(Semaphore::new(limit as usize));
-        self.functions
-            .insert(spec.function_id.clone(), (limit, sem.clone()));
-        sem
+        // Under the entry's lock: concurrent first calls must share one semaphore, or each
+        // would get its own and together exceed the limit.
+        let mut entry = self
+            .functions
+            .entry(spec.function_id.clone())
+            .or_insert_with(|| (limit, Arc::new(Semaphore::new(limit as usize))));
+        if entry.0 != limit {
+            // A new version with another limit: calls still running on the old semaphore
+            // finish there; new calls count against the new limit.
+            *entry = (limit, Arc::new(Semaphore::new(limit as usize)));
+        }
+        entry.1.clone()
     }
 
     /// Forgets a function's concurrency state (after it is deleted).
