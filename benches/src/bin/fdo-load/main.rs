@@ -9,9 +9,10 @@
 //! * `fdo-rpc`: the `hello` example deployed to `fdo serve`, `POST /v1/functions/hello-rpc`
 //!   with `{"method":"main","params":{"name":"world"}}` (the full API path: auth, JSON, a
 //!   fresh instance, and the guest's log line stored);
-//! * `many`: a fresh `fdo serve` with one function, then with `--functions` functions (distinct
-//!   ids; the `hello` example, or one copy of it each with `--distinct`): resident memory from
-//!   `/proc/PID/status` and invoke latency over all of them against the one-function case.
+//! * `many`: two fresh `fdo serve`, one with one function and one with `--functions` functions
+//!   (distinct ids; the `hello` example, or one copy of it each with `--distinct`): resident
+//!   memory from `/proc/PID/status`, and invoke latency rotating over all of them against the
+//!   one-function case, the two measured in turn (`--rounds` times each).
 //!
 //! Every server gets a fresh data directory in a temporary directory and is killed when its
 //! scenario ends (or the driver fails). `benches/load.sh` builds the release binaries and runs
@@ -81,6 +82,10 @@ struct Args {
     /// `--cache-memory-mb` of the `many` scenario's fdo (its memory-tier budget).
     #[arg(long)]
     cache_memory_mb: Option<u64>,
+    /// Measurements of each side of the `many` scenario at each connection count, taken
+    /// in turn.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
     /// The fdo binary (default: `fdo` next to this one).
     #[arg(long)]
     fdo: Option<PathBuf>,
@@ -252,7 +257,10 @@ fn measure(
     Ok(())
 }
 
-/// The one-function case, then `--functions` functions, on a fresh fdo.
+/// The one-function case against `--functions` functions: two fresh fdo servers, one with a
+/// single function deployed and one with all of them, both up for the whole scenario, measured
+/// in turn (one, many, one, many, ...) at each connection count, so the machine's drift over
+/// the minutes this takes falls on both sides alike.
 fn many(
     args: &Args,
     rt: &tokio::runtime::Runtime,
@@ -265,7 +273,6 @@ fn many(
         extra.push("--cache-memory-mb".to_owned());
         extra.push(mb.to_string());
     }
-    let server = start_fdo(fdo, &tmp.join("fdo-many"), &extra)?;
     let client = reqwest::Client::new();
     let base = std::fs::read(test_guests::HELLO)?;
     let component = |i: usize| {
@@ -275,7 +282,7 @@ fn many(
             base.clone()
         }
     };
-    let rotate = |count: usize| {
+    let rotate = |server: &Server, count: usize| {
         rpc_load(
             format!("{}/v1/functions/f-0", server.url()),
             Some(("/v1/functions/f-".into(), count, String::new())),
@@ -285,34 +292,24 @@ fn many(
         functions: args.functions,
         distinct: args.distinct,
         cache_memory_mb: args.cache_memory_mb,
+        rounds: args.rounds,
         ..Many::default()
     };
-    result.rss_idle = memory(server.pid())?;
 
-    rt.block_on(deploy(&client, &server, "f-0", &component(0)))?;
+    let single = start_fdo(fdo, &tmp.join("fdo-one"), &extra)?;
+    rt.block_on(deploy(&client, &single, "f-0", &component(0)))?;
     rt.block_on(check_rpc(
         &client,
-        &format!("{}/v1/functions/f-0", server.url()),
+        &format!("{}/v1/functions/f-0", single.url()),
     ))?;
-    result.rss_one = memory(server.pid())?;
-    for &c in &args.connections {
-        let outcome = wrk
-            .run(&rotate(1), c)
-            .with_context(|| format!("one function at {c} connections"))?;
-        eprintln!(
-            "  many: 1 function    c={c:<3} {:>8.0} rps  p50 {:>6} us  p99 {:>6} us",
-            outcome.rps(),
-            outcome.latency_us.p50,
-            outcome.latency_us.p99
-        );
-        result.one.push((c, outcome));
-    }
-    result.rss_one_after = memory(server.pid())?;
+    result.rss_one = memory(single.pid())?;
 
+    let server = start_fdo(fdo, &tmp.join("fdo-many"), &extra)?;
+    result.rss_idle = memory(server.pid())?;
     let started = std::time::Instant::now();
     rt.block_on(async {
         use futures_util::StreamExt as _;
-        let mut deploys = futures_util::stream::iter(1..args.functions)
+        let mut deploys = futures_util::stream::iter(0..args.functions)
             .map(|i| {
                 let (client, server, bytes) = (&client, &server, component(i));
                 async move { deploy(client, server, &format!("f-{i}"), &bytes).await }
@@ -333,21 +330,31 @@ fn many(
         anyhow::Ok(())
     })?;
     result.rss_called = memory(server.pid())?;
+
     for &c in &args.connections {
-        let outcome = wrk
-            .run(&rotate(args.functions), c)
-            .with_context(|| format!("{} functions at {c} connections", args.functions))?;
-        eprintln!(
-            "  many: {} functions c={c:<3} {:>8.0} rps  p50 {:>6} us  p99 {:>6} us",
-            args.functions,
-            outcome.rps(),
-            outcome.latency_us.p50,
-            outcome.latency_us.p99
-        );
-        result.all.push((c, outcome));
+        for round in 0..args.rounds.max(1) {
+            let one = wrk
+                .run(&rotate(&single, 1), c)
+                .with_context(|| format!("one function at {c} connections"))?;
+            let all = wrk
+                .run(&rotate(&server, args.functions), c)
+                .with_context(|| format!("{} functions at {c} connections", args.functions))?;
+            eprintln!(
+                "  many: c={c:<3} round {round}: 1 function {:>8.0} rps mean {:>6.0} us; {} functions {:>8.0} rps mean {:>6.0} us",
+                one.rps(),
+                one.latency_us.mean,
+                args.functions,
+                all.rps(),
+                all.latency_us.mean,
+            );
+            result.one.push((c, one));
+            result.all.push((c, all));
+        }
     }
+    result.rss_one_after = memory(single.pid())?;
     result.rss_after = memory(server.pid())?;
-    result.logs_dropped = rt.block_on(logs_dropped(&client, &server))?;
+    result.logs_dropped = rt.block_on(logs_dropped(&client, &single))?
+        + rt.block_on(logs_dropped(&client, &server))?;
     Ok(result)
 }
 

@@ -39,11 +39,13 @@ pub struct Many {
     pub distinct: bool,
     /// The memory-tier budget given to fdo (None: its default).
     pub cache_memory_mb: Option<u64>,
-    /// Memory of the fresh server.
+    /// Measurements of each side per connection count.
+    pub rounds: usize,
+    /// Memory of the fresh many-functions server.
     pub rss_idle: Memory,
-    /// After deploying and calling one function.
+    /// The one-function server after deploying and calling its function.
     pub rss_one: Memory,
-    /// After the one-function wrk runs.
+    /// The one-function server after its wrk runs.
     pub rss_one_after: Memory,
     /// Seconds the other deploys took.
     pub deploy_secs: f64,
@@ -53,9 +55,9 @@ pub struct Many {
     pub rss_called: Memory,
     /// After the many-function wrk runs.
     pub rss_after: Memory,
-    /// wrk over the one function, by connections.
+    /// wrk over the one function, by connections (`rounds` each).
     pub one: Vec<(u32, Outcome)>,
-    /// wrk rotating over all functions, by connections.
+    /// wrk rotating over all functions, by connections (`rounds` each).
     pub all: Vec<(u32, Outcome)>,
     /// Log entries fdo dropped (queue full) over the whole scenario.
     pub logs_dropped: u64,
@@ -205,18 +207,30 @@ impl Many {
             self.cache_memory_mb
                 .map_or("default".into(), |mb| format!("{mb} MiB"))
         );
-        let _ = writeln!(out, "| state | memory |");
+        let _ = writeln!(out, "| server, state | memory |");
         let _ = writeln!(out, "|---|---|");
         for (state, m) in [
-            ("fresh server", &self.rss_idle),
-            ("1 function deployed and called", &self.rss_one),
-            ("after the 1-function runs", &self.rss_one_after),
+            ("1 function: deployed and called", &self.rss_one),
+            ("1 function: after its runs", &self.rss_one_after),
             (
-                &*format!("{} deployed ({:.1} s)", self.functions, self.deploy_secs),
+                &*format!("{} functions: fresh server", self.functions),
+                &self.rss_idle,
+            ),
+            (
+                &*format!(
+                    "{} functions: deployed ({:.1} s)",
+                    self.functions, self.deploy_secs
+                ),
                 &self.rss_deployed,
             ),
-            ("each called once", &self.rss_called),
-            ("after the many-function runs", &self.rss_after),
+            (
+                &*format!("{} functions: each called once", self.functions),
+                &self.rss_called,
+            ),
+            (
+                &*format!("{} functions: after the runs", self.functions),
+                &self.rss_after,
+            ),
         ] {
             let _ = writeln!(out, "| {state} | {m} |");
         }
@@ -227,35 +241,88 @@ impl Many {
         );
         let _ = writeln!(
             out,
-            "\n| conns | 1 fn req/s | 1 fn mean us | 1 fn p50 | 1 fn p99 | {n} fn req/s | {n} fn mean us | {n} fn p50 | {n} fn p99 | mean ratio (target <= {TARGET_MANY_LATENCY}) | p50 ratio |",
+            "\nEach side measured {} times per connection count, in turn; figures pooled over \
+             the rounds (p50 and p99: the median round).",
+            self.rounds
+        );
+        let _ = writeln!(
+            out,
+            "\n| conns | 1 fn req/s | 1 fn mean us | 1 fn p50 | 1 fn p99 | {n} fn req/s | {n} fn mean us | {n} fn p50 | {n} fn p99 | mean ratio (target <= {TARGET_MANY_LATENCY}) | per round | p50 ratio |",
             n = self.functions
         );
         let _ = writeln!(
             out,
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
-        for (c, one) in &self.one {
-            let Some((_, all)) = self.all.iter().find(|(k, _)| k == c) else {
-                continue;
-            };
+        let mut connections: Vec<u32> = self.one.iter().map(|(c, _)| *c).collect();
+        connections.dedup();
+        for c in connections {
+            let one = Pooled::of(&self.one, c);
+            let all = Pooled::of(&self.all, c);
+            let rounds: Vec<String> = self
+                .one
+                .iter()
+                .filter(|(k, _)| *k == c)
+                .zip(self.all.iter().filter(|(k, _)| *k == c))
+                .map(|((_, o), (_, a))| {
+                    format!("{:.2}", ratio(a.latency_us.mean, o.latency_us.mean))
+                })
+                .collect();
             let _ = writeln!(
                 out,
-                "| {c} | {:.0} | {:.0} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} |",
-                one.rps(),
-                one.latency_us.mean,
-                one.latency_us.p50,
-                one.latency_us.p99,
-                all.rps(),
-                all.latency_us.mean,
-                all.latency_us.p50,
-                all.latency_us.p99,
-                mark(Some(ratio(all.latency_us.mean, one.latency_us.mean)), |x| x
+                "| {c} | {:.0} | {:.0} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
+                one.rps,
+                one.mean_us,
+                one.p50,
+                one.p99,
+                all.rps,
+                all.mean_us,
+                all.p50,
+                all.p99,
+                mark(Some(ratio(all.mean_us, one.mean_us)), |x| x
                     <= TARGET_MANY_LATENCY),
-                show(Some(ratio(
-                    all.latency_us.p50 as f64,
-                    one.latency_us.p50 as f64
-                ))),
+                rounds.join(", "),
+                show(Some(ratio(all.p50 as f64, one.p50 as f64))),
             );
+        }
+    }
+}
+
+/// Several wrk runs of one side at one connection count, taken together.
+struct Pooled {
+    /// All requests over all run time.
+    rps: f64,
+    /// Mean latency over all requests.
+    mean_us: f64,
+    /// The median run's p50.
+    p50: u64,
+    /// The median run's p99.
+    p99: u64,
+}
+
+impl Pooled {
+    fn of(runs: &[(u32, Outcome)], connections: u32) -> Self {
+        let runs: Vec<&Outcome> = runs
+            .iter()
+            .filter(|(c, _)| *c == connections)
+            .map(|(_, o)| o)
+            .collect();
+        let requests: u64 = runs.iter().map(|o| o.requests).sum();
+        let duration_us: u64 = runs.iter().map(|o| o.duration_us).sum();
+        let weighted: f64 = runs
+            .iter()
+            .map(|o| o.latency_us.mean * o.requests as f64)
+            .sum();
+        let median = |f: fn(&Outcome) -> u64| {
+            let mut v: Vec<u64> = runs.iter().map(|o| f(o)).collect();
+            v.sort_unstable();
+            v.get(v.len() / 2).copied().unwrap_or(0)
+        };
+        Self {
+            rps: ratio(requests as f64 * 1e6, duration_us as f64),
+            mean_us: ratio(weighted, requests as f64),
+            p50: median(|o| o.latency_us.p50),
+            p99: median(|o| o.latency_us.p99),
         }
     }
 }
