@@ -7,7 +7,8 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::Thread;
 use std::time::Duration;
 
 use wasmtime::{
@@ -18,6 +19,10 @@ use wasmtime::{
 /// this is the resolution of every timeout and of the yields that keep a spinning guest from
 /// monopolising a runtime thread.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Ticks with no call running after which the ticker sleeps until the next call: an idle host
+/// does not wake a thousand times a second.
+pub const IDLE_TICKS: u32 = 100;
 
 /// Default number of component instances the pool holds at once (the host-wide instance cap).
 pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
@@ -66,8 +71,8 @@ pub struct EngineHandle {
     engine: Engine,
     /// Why the engine runs in a degraded mode (pooling refused), if it does.
     degraded: Option<String>,
-    /// Stops the ticker thread when the last handle is dropped.
-    _ticker: Arc<Ticker>,
+    /// Stops the ticker thread when the last handle is dropped; wakes it for calls.
+    ticker: Arc<Ticker>,
     compatibility_key: String,
     config: EngineConfig,
 }
@@ -105,7 +110,7 @@ impl EngineHandle {
         Ok(Self {
             engine,
             degraded,
-            _ticker: ticker,
+            ticker,
             compatibility_key,
             config,
         })
@@ -130,6 +135,18 @@ impl EngineHandle {
     /// The settings the engine was built with.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// Marks a call as running until the guard is dropped: the epoch ticker (which the call's
+    /// deadline and yields depend on) runs while any guard lives, and is woken if it slept.
+    /// Take it before the guest runs.
+    pub fn running(&self) -> Running {
+        Running::new(self.ticker.activity.clone())
+    }
+
+    /// Whether the ticker is asleep because no call has run for [`IDLE_TICKS`] ticks.
+    pub fn ticker_asleep(&self) -> bool {
+        self.ticker.activity.asleep.load(Ordering::SeqCst)
     }
 
     /// Number of epoch ticks that cover `duration` (at least one).
@@ -198,30 +215,132 @@ fn compatibility_key(engine: &Engine) -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// A thread that advances the engine's epoch every [`EPOCH_TICK`].
+/// What the ticker and the calls share.
+#[derive(Debug)]
+struct Activity {
+    /// Calls running (guards alive).
+    running: AtomicU64,
+    /// Set by the ticker before it parks, cleared when it wakes.
+    asleep: AtomicBool,
+    /// Set when the last engine handle goes.
+    stop: AtomicBool,
+    /// The ticker thread, to unpark.
+    thread: std::sync::OnceLock<Thread>,
+}
+
+impl Activity {
+    fn wake(&self) {
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+}
+
+/// A call running on the engine; see [`EngineHandle::running`].
+#[derive(Debug)]
+pub struct Running(Arc<Activity>);
+
+impl Running {
+    fn new(activity: Arc<Activity>) -> Self {
+        // SeqCst on both sides: either the ticker, after announcing that it sleeps, sees this
+        // call and stays awake, or this call sees the announcement and wakes it. (An unpark
+        // that comes before the park makes the park return at once.)
+        activity.running.fetch_add(1, Ordering::SeqCst);
+        if activity.asleep.load(Ordering::SeqCst) {
+            activity.wake();
+        }
+        Self(activity)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A thread that advances the engine's epoch every [`EPOCH_TICK`] while calls run, and
+/// sleeps after [`IDLE_TICKS`] ticks without any.
 struct Ticker {
-    stop: Arc<AtomicBool>,
+    activity: Arc<Activity>,
 }
 
 impl Ticker {
     /// Without the ticker no deadline would ever fire, so failing to start it is an error.
     fn start(engine: Engine) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        std::thread::Builder::new()
+        let activity = Arc::new(Activity {
+            running: AtomicU64::new(0),
+            asleep: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            thread: std::sync::OnceLock::new(),
+        });
+        let shared = activity.clone();
+        let handle = std::thread::Builder::new()
             .name("fdo-epoch".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
+                let activity = shared;
+                let mut idle = 0;
+                while !activity.stop.load(Ordering::SeqCst) {
                     std::thread::sleep(EPOCH_TICK);
                     engine.increment_epoch();
+                    if activity.running.load(Ordering::SeqCst) > 0 {
+                        idle = 0;
+                        continue;
+                    }
+                    idle += 1;
+                    if idle < IDLE_TICKS {
+                        continue;
+                    }
+                    activity.asleep.store(true, Ordering::SeqCst);
+                    if activity.running.load(Ordering::SeqCst) == 0
+                        && !activity.stop.load(Ordering::SeqCst)
+                    {
+                        // Until a call (or the drop) unparks it; a spurious wake-up just
+                        // ticks again and comes back here.
+                        std::thread::park();
+                    }
+                    activity.asleep.store(false, Ordering::SeqCst);
+                    idle = 0;
                 }
             })?;
-        Ok(Self { stop })
+        let _ = activity.thread.set(handle.thread().clone());
+        Ok(Self { activity })
     }
 }
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.activity.stop.store(true, Ordering::SeqCst);
+        self.activity.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn the_ticker_sleeps_when_idle_and_wakes_for_a_call() {
+        let engine = EngineHandle::new(EngineConfig {
+            pooling: false,
+            ..EngineConfig::default()
+        })
+        .unwrap();
+        wait_until("the ticker never fell asleep", || engine.ticker_asleep());
+        let call = engine.running();
+        wait_until("a call did not wake the ticker", || !engine.ticker_asleep());
+        // Awake for as long as the call runs, however long that is.
+        std::thread::sleep(EPOCH_TICK * IDLE_TICKS * 3);
+        assert!(!engine.ticker_asleep(), "the ticker slept during a call");
+        drop(call);
+        wait_until("the ticker did not sleep again", || engine.ticker_asleep());
     }
 }

@@ -22,6 +22,24 @@ async fn infinite_loop_is_stopped_at_its_timeout() {
     assert_host_still_serves(&core).await;
 }
 
+/// The epoch ticker sleeps while the host is idle; the first call after that still gets its
+/// deadline (the call wakes the ticker before the guest runs).
+#[tokio::test]
+async fn infinite_loop_after_an_idle_spell_is_stopped_at_its_timeout() {
+    let core = Core::new();
+    let spin = core.deploy(spinner()).await.component;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !core.runtime.engine().ticker_asleep() {
+        assert!(std::time::Instant::now() < deadline, "the ticker never slept");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let out = core
+        .runtime
+        .call_json(&spin, &spec("spin", limits(64, 200, 4)), "run", &json!([]))
+        .await;
+    assert_eq!(out.result, Err(InvokeError::Timeout(200)));
+}
+
 #[tokio::test]
 async fn memory_bomb_hits_the_memory_limit() {
     let core = Core::new();

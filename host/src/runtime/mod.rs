@@ -389,7 +389,7 @@ impl Runtime {
                 };
             }
         };
-        let _guard = InFlight::new(&self.in_flight);
+        let _guard = InFlight::new(&self.in_flight, &self.engine);
         let mut store = self.new_store(spec);
         let deadline = spec.limits.timeout + HOST_CALL_GRACE;
         let run = tokio::time::timeout(deadline, run_plan(&mut store, component, plan, method));
@@ -445,7 +445,7 @@ impl Runtime {
             Err(e) => return fail(InvokeError::Instantiate(format!("{e:#}"))),
         };
         let spec = spec.clone();
-        let counter = InFlight::new(&self.in_flight);
+        let counter = InFlight::new(&self.in_flight, &self.engine);
         let task = tokio::spawn(async move {
             let _permits = permits;
             let _counter = counter;
@@ -707,19 +707,26 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Counts an instance in flight for as long as it lives.
-struct InFlight(Arc<AtomicU64>);
+/// Counts an instance in flight for as long as it lives, and keeps the engine's epoch ticker
+/// (its deadline and yields) running meanwhile.
+struct InFlight {
+    counter: Arc<AtomicU64>,
+    _running: crate::engine::Running,
+}
 
 impl InFlight {
-    fn new(counter: &Arc<AtomicU64>) -> Self {
+    fn new(counter: &Arc<AtomicU64>, engine: &EngineHandle) -> Self {
         counter.fetch_add(1, Ordering::Relaxed);
-        Self(counter.clone())
+        Self {
+            counter: counter.clone(),
+            _running: engine.running(),
+        }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.counter.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
