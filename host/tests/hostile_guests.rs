@@ -30,7 +30,10 @@ async fn infinite_loop_after_an_idle_spell_is_stopped_at_its_timeout() {
     let spin = core.deploy(spinner()).await.component;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !core.runtime.engine().ticker_asleep() {
-        assert!(std::time::Instant::now() < deadline, "the ticker never slept");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ticker never slept"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let out = core

@@ -1,6 +1,6 @@
-//! `fdo-load`: the load benchmark. Starts each server in turn on loopback, drives it with
-//! `wrk` at several connection counts, and prints requests per second, latency percentiles and
-//! the ratios the benchmark targets are stated in:
+//! `fdo-load`: the load benchmark. Starts the servers on loopback, drives each in turn with
+//! `wrk` at several connection counts (`--rounds` times, interleaved), and prints requests per
+//! second, latency percentiles and the ratios the benchmark targets are stated in:
 //!
 //! * `native`: a plain hyper hello (`hello-native`), the ceiling;
 //! * `wasmtime`: `wasmtime serve` on the `http-hello` `wasi:http` component;
@@ -15,7 +15,7 @@
 //!   one-function case, the two measured in turn (`--rounds` times each).
 //!
 //! Every server gets a fresh data directory in a temporary directory and is killed when its
-//! scenario ends (or the driver fails). `benches/load.sh` builds the release binaries and runs
+//! scenario ends (or the driver fails); the servers not being measured sit idle. `benches/load.sh` builds the release binaries and runs
 //! this; see `--help` for the options.
 
 mod procs;
@@ -82,8 +82,8 @@ struct Args {
     /// `--cache-memory-mb` of the `many` scenario's fdo (its memory-tier budget).
     #[arg(long)]
     cache_memory_mb: Option<u64>,
-    /// Measurements of each side of the `many` scenario at each connection count, taken
-    /// in turn.
+    /// Measurements of each target (and of each side of the `many` scenario) at each
+    /// connection count, taken in turn.
     #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// The fdo binary (default: `fdo` next to this one).
@@ -128,6 +128,12 @@ fn main() -> anyhow::Result<()> {
     let mut report = Report::new(&args.connections, args.threads, args.duration, args.warmup);
     let wants = |name: &str| args.only.iter().any(|o| o == name);
 
+    // Every server of the side-by-side comparison is up before the first measurement, and
+    // the targets are measured in turn at each connection count, `--rounds` times: the
+    // machine's drift over the minutes a run takes (a shared, noisy VM) then falls on all
+    // of them alike instead of on whichever happened to run last.
+    let mut servers = Vec::new();
+    let mut targets: Vec<(&'static str, Load, u32)> = Vec::new();
     if wants("native") {
         let binary = args
             .native
@@ -136,14 +142,8 @@ fn main() -> anyhow::Result<()> {
         let mut command = Command::new(&binary);
         command.arg("127.0.0.1:0");
         let server = Server::start("hello-native", command, None)?;
-        measure(
-            &wrk,
-            &mut report,
-            "native",
-            &args.connections,
-            &get(&format!("{}/", server.url())),
-            Some(server.pid()),
-        )?;
+        targets.push(("native", get(&format!("{}/", server.url())), server.pid()));
+        servers.push(server);
     }
     if wants("wasmtime") {
         match locate_wasmtime(args.wasmtime.clone(), &here) {
@@ -154,7 +154,8 @@ fn main() -> anyhow::Result<()> {
                 let server = Server::start("wasmtime serve", command, Some(addr))?;
                 report.note(format!("wasmtime: {}", version(&binary)));
                 check_http(&rt, &format!("{}/", server.url()), None)?;
-                measure(&wrk, &mut report, "wasmtime", &args.connections, &get(&format!("{}/", server.url())), Some(server.pid()))?;
+                targets.push(("wasmtime", get(&format!("{}/", server.url())), server.pid()));
+                servers.push(server);
             }
             None => report.note(
                 "wasmtime not found: `cargo install wasmtime-cli --version 48.0.8 --locked --root target/tools` (ratios omitted)"
@@ -163,9 +164,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let fdo_binary = args.fdo.clone().unwrap_or_else(|| here.join("fdo"));
+    let client = reqwest::Client::new();
+    let mut fdo_server = None;
     if wants("fdo-http") || wants("fdo-rpc") {
         let server = start_fdo(&fdo_binary, &tmp.path().join("fdo"), &[])?;
-        let client = reqwest::Client::new();
         let rpc = std::fs::read(test_guests::HELLO)?;
         let http = std::fs::read(test_guests::HTTP_HELLO)?;
         rt.block_on(deploy(&client, &server, "hello-rpc", &rpc))?;
@@ -183,34 +185,32 @@ fn main() -> anyhow::Result<()> {
                 api_key: Some(API_KEY.into()),
                 ..get(&http_url)
             };
-            measure(
-                &wrk,
-                &mut report,
-                "fdo-http",
-                &args.connections,
-                &load,
-                Some(server.pid()),
-            )?;
+            targets.push(("fdo-http", load, server.pid()));
         }
         if wants("fdo-rpc") {
-            measure(
-                &wrk,
-                &mut report,
-                "fdo-rpc",
-                &args.connections,
-                &rpc_load(rpc_url, None),
-                Some(server.pid()),
-            )?;
+            targets.push(("fdo-rpc", rpc_load(rpc_url, None), server.pid()));
         }
+        fdo_server = Some(server);
+    }
+    for &c in &args.connections {
+        for round in 0..args.rounds.max(1) {
+            for (target, load, pid) in &targets {
+                measure(&wrk, &mut report, target, c, round, load, Some(*pid))?;
+            }
+        }
+    }
+    if let Some(server) = &fdo_server {
         report.note(format!(
             "fdo: RSS after the runs: {}",
             memory(server.pid())?
         ));
         report.note(format!(
             "fdo: log entries dropped (log queue full) during the runs: {}",
-            rt.block_on(logs_dropped(&client, &server))?
+            rt.block_on(logs_dropped(&client, server))?
         ));
     }
+    drop(fdo_server);
+    drop(servers);
     if wants("many") && args.functions > 0 {
         let many = many(&args, &rt, &wrk, &fdo_binary, tmp.path())?;
         report.many = Some(many);
@@ -224,36 +224,36 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `load` at every connection count and records it as `target`.
+/// Runs `load` at `connections` connections and records it as `target`.
 fn measure(
     wrk: &Wrk,
     report: &mut Report,
     target: &str,
-    connections: &[u32],
+    connections: u32,
+    round: usize,
     load: &Load,
     pid: Option<u32>,
 ) -> anyhow::Result<()> {
-    for &c in connections {
-        let loadavg = loadavg();
-        let outcome = wrk
-            .run(load, c)
-            .with_context(|| format!("{target} at {c} connections"))?;
-        let rss = pid.and_then(|p| memory(p).ok());
-        eprintln!(
-            "{target:>9} c={c:<3} {:>9.0} rps  p50 {:>6} us  p99 {:>6} us  errors {}",
-            outcome.rps(),
-            outcome.latency_us.p50,
-            outcome.latency_us.p99,
-            outcome.errors.total()
-        );
-        report.rows.push(Row {
-            target: target.to_owned(),
-            connections: c,
-            outcome,
-            loadavg_before: loadavg,
-            rss,
-        });
-    }
+    let loadavg = loadavg();
+    let outcome = wrk
+        .run(load, connections)
+        .with_context(|| format!("{target} at {connections} connections"))?;
+    let rss = pid.and_then(|p| memory(p).ok());
+    eprintln!(
+        "{target:>9} c={connections:<3} round {round}: {:>9.0} rps  p50 {:>6} us  p99 {:>6} us  errors {}",
+        outcome.rps(),
+        outcome.latency_us.p50,
+        outcome.latency_us.p99,
+        outcome.errors.total()
+    );
+    report.rows.push(Row {
+        target: target.to_owned(),
+        connections,
+        round,
+        outcome,
+        loadavg_before: loadavg,
+        rss,
+    });
     Ok(())
 }
 

@@ -22,6 +22,8 @@ pub struct Row {
     pub target: String,
     /// wrk connections.
     pub connections: u32,
+    /// Which of the measurements of this target at these connections (0-based).
+    pub round: usize,
     /// wrk's result.
     pub outcome: Outcome,
     /// 1-minute load average just before (a busy machine skews everything).
@@ -119,65 +121,107 @@ impl Report {
         self.notes.push(note);
     }
 
-    fn find(&self, target: &str, connections: u32) -> Option<&Outcome> {
+    /// The runs of `target` at `connections`, in round order.
+    fn runs(&self, target: &str, connections: u32) -> Vec<&Outcome> {
         self.rows
             .iter()
-            .find(|r| r.target == target && r.connections == connections)
+            .filter(|r| r.target == target && r.connections == connections)
             .map(|r| &r.outcome)
+            .collect()
+    }
+
+    fn pooled(&self, target: &str, connections: u32) -> Option<Pooled> {
+        let runs = self.runs(target, connections);
+        (!runs.is_empty()).then(|| Pooled::of(&runs))
+    }
+
+    /// `target`'s rps over `base`'s, pooled, and the lowest and highest of the rounds' ratios.
+    fn rps_ratio(&self, target: &str, base: &str, connections: u32) -> Option<(f64, f64, f64)> {
+        let (t, b) = (
+            self.pooled(target, connections)?,
+            self.pooled(base, connections)?,
+        );
+        let per_round: Vec<f64> = self
+            .runs(target, connections)
+            .iter()
+            .zip(self.runs(base, connections))
+            .map(|(t, b)| ratio(t.rps(), b.rps()))
+            .collect();
+        let min = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some((ratio(t.rps, b.rps), min, max))
     }
 
     /// The report as Markdown.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        let rounds = self.rows.iter().map(|r| r.round + 1).max().unwrap_or(0);
         let _ = writeln!(
             out,
-            "\n## Throughput and latency (wrk -t{} -d{}s after {} s of warm-up, loopback)\n",
+            "\n## Throughput and latency (wrk -t{} -d{}s after {} s of warm-up, loopback)\n\n\
+             Every server up at once, each measured in turn, {rounds} rounds per connection \
+             count; req/s and mean pooled over the rounds, percentiles from the median round.\n",
             self.threads, self.duration_s, self.warmup_s
         );
         let _ = writeln!(
             out,
-            "| target | conns | req/s | mean us | p50 us | p90 us | p99 us | p99.9 us | errors | load avg before |"
+            "| target | conns | req/s | req/s by round | mean us | p50 us | p90 us | p99 us | p99.9 us | errors | load avg before |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        let mut seen: Vec<(&str, u32)> = Vec::new();
         for r in &self.rows {
-            let o = &r.outcome;
-            let l = &o.latency_us;
+            if seen.contains(&(r.target.as_str(), r.connections)) {
+                continue;
+            }
+            seen.push((r.target.as_str(), r.connections));
+            let runs = self.runs(&r.target, r.connections);
+            let p = Pooled::of(&runs);
+            let by_round: Vec<String> = runs.iter().map(|o| format!("{:.0}", o.rps())).collect();
+            let errors: u64 = runs.iter().map(|o| o.errors.total()).sum();
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {:.0} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
                 r.target,
                 r.connections,
-                o.rps(),
-                l.mean,
-                l.p50,
-                l.p90,
-                l.p99,
-                l.p999,
-                o.errors.total(),
+                p.rps,
+                by_round.join(", "),
+                p.mean_us,
+                p.p50,
+                p.p90,
+                p.p99,
+                p.p999,
+                errors,
                 r.loadavg_before.map_or("?".into(), |a| format!("{a:.2}"))
             );
         }
         let _ = writeln!(out, "\n## Ratios against `wasmtime serve`\n");
         let _ = writeln!(
             out,
+            "rps ratios pooled over the rounds, with the lowest and highest round in brackets.\n"
+        );
+        let _ = writeln!(
+            out,
             "| conns | fdo-rpc / wasmtime rps (target >= {TARGET_RPC_RATIO}) | fdo-http / wasmtime rps (target >= {TARGET_HTTP_RATIO}) | p99 fdo-rpc / wasmtime | p99 fdo-http / wasmtime | wasmtime / native rps |"
         );
         let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
         for &c in &self.connections {
-            let Some(w) = self.find("wasmtime", c) else {
+            let Some(w) = self.pooled("wasmtime", c) else {
                 continue;
             };
-            let rps = |t: &str| self.find(t, c).map(|o| ratio(o.rps(), w.rps()));
-            let p99 = |t: &str| {
-                self.find(t, c)
-                    .map(|o| ratio(o.latency_us.p99 as f64, w.latency_us.p99 as f64))
+            let rps = |t: &str, ok: fn(f64) -> bool| match self.rps_ratio(t, "wasmtime", c) {
+                Some((x, lo, hi)) => format!("{} [{lo:.2}, {hi:.2}]", mark(Some(x), ok)),
+                None => "n/a".into(),
             };
-            let native = self.find("native", c).map(|n| ratio(w.rps(), n.rps()));
+            let p99 = |t: &str| self.pooled(t, c).map(|o| ratio(o.p99 as f64, w.p99 as f64));
+            let native = self.pooled("native", c).map(|n| ratio(w.rps, n.rps));
             let _ = writeln!(
                 out,
                 "| {c} | {} | {} | {} | {} | {} |",
-                mark(rps("fdo-rpc"), |x| x >= TARGET_RPC_RATIO),
-                mark(rps("fdo-http"), |x| x >= TARGET_HTTP_RATIO),
+                rps("fdo-rpc", |x| x >= TARGET_RPC_RATIO),
+                rps("fdo-http", |x| x >= TARGET_HTTP_RATIO),
                 mark(p99("fdo-rpc"), |x| x <= 1.0),
                 mark(p99("fdo-http"), |x| x <= 1.0),
                 show(native)
@@ -257,8 +301,8 @@ impl Many {
         let mut connections: Vec<u32> = self.one.iter().map(|(c, _)| *c).collect();
         connections.dedup();
         for c in connections {
-            let one = Pooled::of(&self.one, c);
-            let all = Pooled::of(&self.all, c);
+            let one = Pooled::at(&self.one, c);
+            let all = Pooled::at(&self.all, c);
             let rounds: Vec<String> = self
                 .one
                 .iter()
@@ -288,7 +332,7 @@ impl Many {
     }
 }
 
-/// Several wrk runs of one side at one connection count, taken together.
+/// Several wrk runs of one target at one connection count, taken together.
 struct Pooled {
     /// All requests over all run time.
     rps: f64,
@@ -296,17 +340,16 @@ struct Pooled {
     mean_us: f64,
     /// The median run's p50.
     p50: u64,
+    /// The median run's p90.
+    p90: u64,
     /// The median run's p99.
     p99: u64,
+    /// The median run's p99.9.
+    p999: u64,
 }
 
 impl Pooled {
-    fn of(runs: &[(u32, Outcome)], connections: u32) -> Self {
-        let runs: Vec<&Outcome> = runs
-            .iter()
-            .filter(|(c, _)| *c == connections)
-            .map(|(_, o)| o)
-            .collect();
+    fn of(runs: &[&Outcome]) -> Self {
         let requests: u64 = runs.iter().map(|o| o.requests).sum();
         let duration_us: u64 = runs.iter().map(|o| o.duration_us).sum();
         let weighted: f64 = runs
@@ -322,8 +365,20 @@ impl Pooled {
             rps: ratio(requests as f64 * 1e6, duration_us as f64),
             mean_us: ratio(weighted, requests as f64),
             p50: median(|o| o.latency_us.p50),
+            p90: median(|o| o.latency_us.p90),
             p99: median(|o| o.latency_us.p99),
+            p999: median(|o| o.latency_us.p999),
         }
+    }
+
+    /// The runs of `runs` at `connections`.
+    fn at(runs: &[(u32, Outcome)], connections: u32) -> Self {
+        let at: Vec<&Outcome> = runs
+            .iter()
+            .filter(|(c, _)| *c == connections)
+            .map(|(_, o)| o)
+            .collect();
+        Self::of(&at)
     }
 }
 
