@@ -141,6 +141,7 @@ requests=$(grep -E 'requests in' "$out/wrk.out" | awk '{print $1}')
 tick_ns=$((1000000000 / $(getconf CLK_TCK)))
 echo "fdo CPU per request: $(((t1 - t0) * tick_ns / requests)) ns (log writer $(((w1 - w0) * tick_ns / requests)) ns)"
 echo "page faults per request: $(((f1 - f0) * 100 / requests))/100"
+grep -E "^VmRSS" /proc/$pid/status
 curl -s -H "x-api-key: $key" "$base/metrics" | grep -E '^fdo_logs_dropped'
 [ "$mode" = perf ] && echo "perf data: $out/perf.data (perf report -i $out/perf.data --no-children)"
 exit 0

@@ -13,6 +13,22 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Lets mimalloc back its arenas with transparent huge pages (`madvise(MADV_HUGEPAGE)`): fewer
+/// TLB misses for the heap every call allocates from, 3 to 5 % more RPC calls per second on
+/// the benchmark machine, and no more resident memory (benches/RESULTS.md). An explicit
+/// `MIMALLOC_ALLOW_LARGE_OS_PAGES` in the environment wins (mimalloc reads it itself).
+fn allow_large_os_pages() {
+    if std::env::var_os("MIMALLOC_ALLOW_LARGE_OS_PAGES").is_none() {
+        #[allow(unsafe_code)]
+        // SAFETY: sets one of mimalloc's global options (an atomic store inside mimalloc); it
+        // takes effect for the OS memory mimalloc reserves from now on and has no other
+        // precondition.
+        unsafe {
+            libmimalloc_sys::mi_option_set_enabled(libmimalloc_sys::mi_option_large_os_pages, true);
+        }
+    }
+}
+
 /// Log levels when `RUST_LOG` is not set.
 const DEFAULT_LOG_FILTER: &str = "info,wasmtime=warn,cranelift=warn";
 
@@ -33,6 +49,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allow_large_os_pages();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
