@@ -284,6 +284,29 @@ async fn malformed_requests_get_clear_4xx() {
     )
     .await;
     assert_eq!(status, 405, "an RPC function is invoked with POST");
+    // A path segment that is not UTF-8 once percent-decoded: the API's JSON error, not the
+    // web framework's plain text.
+    for path in [
+        "/v1/api/functions/%ff%fe",
+        "/v1/api/functions/%ff/versions",
+        "/api/functions/%ff/info",
+        "/v1/functions/%ff/logs",
+        "/v1/functions/%ff/invoke",
+        "/v1/functions/f/%ff",
+    ] {
+        let (status, body) = s.get(path).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{path}: {body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("UTF-8")),
+            "{path}: {body}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::body::{is_json, media_type, parse_json, read_limited};
 use super::error::ApiError;
+use super::extract::Path;
 use crate::functions::{Active, HostError, LoadInfo};
 use crate::loader::LoadError;
 use crate::metrics::Gauges;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -19,6 +19,7 @@ use tracing::Instrument as _;
 use super::AppState;
 use super::body::{check_json_body, parse_json, read_limited};
 use super::error::ApiError;
+use super::extract::Path;
 use crate::registry::{LevelFilter, LogLevel, LogQuery, Timestamp};
 use crate::runtime::{ComponentKind, InvokeError};
 use crate::validate::{ValidationError, validate_function_id};

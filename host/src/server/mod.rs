@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod body;
 pub mod error;
+mod extract;
 mod invoke;
 pub mod openapi;
 pub mod ratelimit;
