@@ -16,7 +16,8 @@
 # functions, long enough for every function to reach its log retention), DISTINCT=1 (with
 # FUNCTIONS: a distinct copy of the component for each function; pass --cache-memory-mb
 # through FDO_ARGS when they do not fit the default budget), FDO_ARGS (more `fdo serve`
-# arguments). Needs wrk, and perf or valgrind for those modes. Build first:
+# arguments), WASM (another RPC component exporting `main` to call instead of the hello
+# example). Needs wrk, and perf or valgrind for those modes. Build first:
 #   cargo build --release -p fdo --bin fdo -p test-guests
 set -euo pipefail
 
@@ -29,7 +30,7 @@ key=fdo-profile-key-0123456789abcdef
 body='{"method":"main","params":{"name":"world"}}'
 mkdir -p "$out"
 [ -x "$fdo" ] || { echo "no $fdo: cargo build --release -p fdo --bin fdo" >&2; exit 1; }
-wasm=$(ls -t target/release/build/test-guests-*/out/guests/hello.wasm 2>/dev/null | head -1)
+wasm=${WASM:-$(ls -t target/release/build/test-guests-*/out/guests/hello.wasm 2>/dev/null | head -1)}
 [ -n "$wasm" ] || { echo "no hello.wasm: cargo build --release -p test-guests" >&2; exit 1; }
 
 data=$(mktemp -d)
