@@ -31,7 +31,7 @@ body='{"method":"main","params":{"name":"world"}}'
 mkdir -p "$out"
 [ -x "$fdo" ] || { echo "no $fdo: cargo build --release -p fdo --bin fdo" >&2; exit 1; }
 wasm=${WASM:-$(ls -t target/release/build/test-guests-*/out/guests/hello.wasm 2>/dev/null | head -1)}
-[ -n "$wasm" ] || { echo "no hello.wasm: cargo build --release -p test-guests" >&2; exit 1; }
+[ -f "$wasm" ] || { echo "no component at '${wasm:-hello.wasm}': cargo build --release -p test-guests, or set WASM" >&2; exit 1; }
 
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
