@@ -3,9 +3,13 @@
 # installs only what is missing, so running it again is quick. Run as root when packages are
 # missing (CI runs it as root); everything else is left as it is.
 #
-#   - Debian packages for building Rust guests offline: rustc-web cargo-web rust-web-src lld
+#   - Debian packages for building Rust guests offline: rustc-web cargo-web rust-web-src lld-19
 #     wasi-libc (not needed when rustup already has the wasm32-wasip2 target: then the guests
-#     are built with `--target wasm32-wasip2`); see ../shared/docs/guest-toolchain.md.
+#     are built with `--target wasm32-wasip2`); see test-guests/README.md. Guests are built for
+#     wasm32-wasip2, which needs wasi-libc's wasm32-wasip2 build: Debian 13's wasi-libc has it,
+#     Debian 12's does not, so on Debian 12 the script downloads Debian 13's wasi-libc package
+#     with apt (signature-checked, without adding Debian 13 to the system's sources) and
+#     extracts its wasm32-wasip2 directory into /usr/local/lib/wasm32-wasip2.
 #   - wrk, the HTTP load generator the benchmarks use.
 #   - whatever each examples/*/setup.sh installs (componentize-py, componentize-js, ...).
 #
@@ -15,7 +19,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Packages the offline guest build needs (test-guests/build/toolchain.rs looks for them).
-GUEST_PACKAGES=(rustc-web cargo-web rust-web-src lld wasi-libc)
+GUEST_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
+# Where the Debian 12 fallback puts wasi-libc's wasm32-wasip2 build (test-guests/build/toolchain.rs
+# looks there after Debian 13's /usr/lib/wasm32-wasip2).
+WASI_LIBC_P2_DIR=/usr/local/lib/wasm32-wasip2
+# The Debian release whose wasi-libc has wasm32-wasip2.
+WASI_LIBC_P2_SUITE=trixie
 # Packages for benchmarks and tooling; a failure to install them is reported, not fatal.
 TOOL_PACKAGES=(wrk)
 
@@ -47,6 +56,37 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
 }
 
+# Downloads the wasi-libc package of $WASI_LIBC_P2_SUITE with apt (its own lists and cache in a
+# temporary directory: the system's sources are left alone; the Release file's signature is
+# checked against the system's Debian keyring) and extracts its wasm32-wasip2 directory.
+install_wasi_libc_p2() {
+    local tmp
+    tmp=$(mktemp -d)
+    mkdir -p "$tmp/lists/partial" "$tmp/archives/partial" "$tmp/deb"
+    echo "deb http://deb.debian.org/debian $WASI_LIBC_P2_SUITE main" >"$tmp/sources.list"
+    local opts=(-q -o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache::archives=$tmp/archives"
+        -o APT::Sandbox::User=root)
+    say "downloading wasi-libc (wasm32-wasip2) from Debian $WASI_LIBC_P2_SUITE"
+    if ! apt-get "${opts[@]}" update >"$tmp/apt.log" 2>&1 \
+        || ! (cd "$tmp/deb" && apt-get "${opts[@]}" download wasi-libc >>"$tmp/apt.log" 2>&1); then
+        cat "$tmp/apt.log" >&2
+        rm -rf "$tmp"
+        return 1
+    fi
+    dpkg-deb -x "$tmp"/deb/wasi-libc_*.deb "$tmp/root"
+    if [[ ! -f $tmp/root/usr/lib/wasm32-wasip2/libc.a ]]; then
+        say "the downloaded wasi-libc has no wasm32-wasip2 build"
+        rm -rf "$tmp"
+        return 1
+    fi
+    rm -rf "$WASI_LIBC_P2_DIR"
+    mkdir -p "$(dirname "$WASI_LIBC_P2_DIR")"
+    cp -a "$tmp/root/usr/lib/wasm32-wasip2" "$WASI_LIBC_P2_DIR"
+    say "installed $(basename "$tmp"/deb/wasi-libc_*.deb)'s wasm32-wasip2 into $WASI_LIBC_P2_DIR"
+    rm -rf "$tmp"
+}
+
 if ! command -v dpkg >/dev/null 2>&1; then
     say "not a Debian system: skipping system packages (install a wasm toolchain yourself:"
     say "  rustup target add wasm32-wasip2)"
@@ -60,6 +100,14 @@ else
             say "guest toolchain present: ${GUEST_PACKAGES[*]}"
         else
             apt_install "${missing[@]}"
+        fi
+        if [[ -f /usr/lib/wasm32-wasip2/libc.a || -f $WASI_LIBC_P2_DIR/libc.a ]]; then
+            say "wasi-libc for wasm32-wasip2 present"
+        elif [[ $(id -u) -ne 0 ]]; then
+            say "cannot install wasi-libc for wasm32-wasip2 into $WASI_LIBC_P2_DIR: not root"
+            exit 1
+        else
+            install_wasi_libc_p2
         fi
     fi
 

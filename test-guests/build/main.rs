@@ -27,7 +27,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::toolchain::{TOOLCHAIN_OVERRIDE_VAR, Toolchain};
+use crate::toolchain::{TOOLCHAIN_OVERRIDE_VAR, Toolchain, WASI_LIBC_VAR};
 
 /// File cargo writes at the root of every target directory; marks the outer target directory.
 const TARGET_DIR_TAG: &str = "CACHEDIR.TAG";
@@ -81,6 +81,7 @@ fn run() -> Result<()> {
         println!("cargo:rerun-if-changed={}", path.display());
     }
     println!("cargo:rerun-if-env-changed={TOOLCHAIN_OVERRIDE_VAR}");
+    println!("cargo:rerun-if-env-changed={WASI_LIBC_VAR}");
 
     let guests_out = out_dir.join("guests");
     // Start empty, so a guest that was removed leaves no file behind.

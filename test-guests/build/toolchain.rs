@@ -4,9 +4,11 @@
 //! Two toolchains are supported, tried in this order:
 //! 1. **wasip2**: the toolchain building the host (rustup's, usually) when its sysroot has the
 //!    `wasm32-wasip2` target (`rustup target add wasm32-wasip2`). It produces components directly.
-//! 2. **offline**: Debian's Rust (`rustc-web`, `cargo-web`, `rust-web-src`, `lld`, `wasi-libc`, as
-//!    `scripts/setup.sh` installs them) building `std` itself for `wasm32-wasip1`; the build
-//!    script then turns the core modules into components with the preview1 adapter.
+//! 2. **offline**: Debian's Rust (`rustc-web`, `cargo-web`, `rust-web-src`) building `std` itself
+//!    for `wasm32-wasip2`, linked by LLVM 19's `wasm-ld` (`lld-19`) against wasi-libc's
+//!    `wasm32-wasip2` build (Debian 13's `wasi-libc`, or the copy `scripts/setup.sh` puts in
+//!    `/usr/local/lib/wasm32-wasip2` on Debian 12). The build script turns the core modules into
+//!    components (with the preview1 adapter only when a module still imports preview1).
 //!
 //! `FDO_GUEST_TOOLCHAIN=wasip2|offline` forces one of them.
 
@@ -26,8 +28,17 @@ const DEBIAN_BIN_DIR: &str = "/usr/bin";
 /// Where Debian's `rust-web-src` puts the standard library sources `-Zbuild-std` compiles.
 const DEBIAN_STD_SOURCES: &str = "/usr/lib/rustlib/src/rust/library";
 
-/// Where Debian's `wasi-libc` puts the C library `std` links against on `wasm32-wasip1`.
-const DEBIAN_WASI_LIBC_DIR: &str = "/usr/lib/wasm32-wasi";
+/// Where wasi-libc's `wasm32-wasip2` build (the C library `std` links against) is looked for:
+/// Debian 13's `wasi-libc` package, then the copy `scripts/setup.sh` extracts on Debian 12
+/// (whose own `wasi-libc` only has `wasm32-wasi`). `FDO_WASI_LIBC_DIR` names another.
+const WASI_LIBC_DIRS: &[&str] = &["/usr/lib/wasm32-wasip2", "/usr/local/lib/wasm32-wasip2"];
+
+/// Environment variable naming a directory with wasi-libc's `wasm32-wasip2` `libc.a`.
+pub const WASI_LIBC_VAR: &str = "FDO_WASI_LIBC_DIR";
+
+/// The oldest LLVM whose `wasm-ld` links wasi-libc's `wasm32-wasip2` build (it defines
+/// `__heap_end`, which Debian 12's default `wasm-ld`, LLVM 14, does not).
+const MIN_LLVM: u32 = 16;
 
 /// Variables the outer cargo (or the user's shell) may set that must not leak into the nested
 /// guest build: they name the host's compiler, flags, target directory and profile.
@@ -85,14 +96,16 @@ pub enum Toolchain {
         /// The sysroot's `rustc`.
         rustc: PathBuf,
     },
-    /// Debian's Rust building `std` for `wasm32-wasip1`, componentized afterwards.
+    /// Debian's Rust building `std` for `wasm32-wasip2`, componentized afterwards.
     Offline {
         /// Debian's `cargo`.
         cargo: PathBuf,
         /// Debian's `rustc`.
         rustc: PathBuf,
-        /// `wasm-ld` from `lld`.
+        /// `wasm-ld` from `lld-N`, N >= [`MIN_LLVM`].
         linker: PathBuf,
+        /// The directory holding wasi-libc's `wasm32-wasip2` `libc.a`.
+        libc: PathBuf,
     },
 }
 
@@ -151,39 +164,50 @@ impl Toolchain {
         Ok(Toolchain::Wasip2 { cargo, rustc })
     }
 
-    /// Debian's Rust and `wasm-ld`, as `scripts/setup.sh` installs them.
+    /// Debian's Rust, `wasm-ld` and wasi-libc, as `scripts/setup.sh` installs them.
     fn offline() -> Result<Self> {
         let bin = Path::new(DEBIAN_BIN_DIR);
         let cargo = bin.join("cargo");
         let rustc = bin.join("rustc");
-        let linker = bin.join("wasm-ld");
-        let required = [
+        let mut missing: Vec<String> = [
             (cargo.as_path(), "cargo-web"),
             (rustc.as_path(), "rustc-web"),
             (Path::new(DEBIAN_STD_SOURCES), "rust-web-src"),
-            (linker.as_path(), "lld"),
-            (Path::new(DEBIAN_WASI_LIBC_DIR), "wasi-libc"),
-        ];
-        let missing: Vec<String> = required
-            .iter()
-            .filter(|(path, _)| !path.exists())
-            .map(|(path, package)| format!("{} (Debian package {package})", path.display()))
-            .collect();
-        if !missing.is_empty() {
-            bail!("missing {}", missing.join(", "));
+        ]
+        .iter()
+        .filter(|(path, _)| !path.exists())
+        .map(|(path, package)| format!("{} (Debian package {package})", path.display()))
+        .collect();
+        let linker = find_wasm_ld();
+        if linker.is_none() {
+            missing.push(format!(
+                "wasm-ld of LLVM {MIN_LLVM} or newer in /usr/lib/llvm-N/bin (Debian package lld-19)"
+            ));
         }
-        Ok(Toolchain::Offline {
-            cargo,
-            rustc,
-            linker,
-        })
+        let libc = find_wasi_libc();
+        if libc.is_none() {
+            missing.push(format!(
+                "wasi-libc for wasm32-wasip2 (libc.a) in {} or ${WASI_LIBC_VAR} (scripts/setup.sh \
+                 installs it)",
+                WASI_LIBC_DIRS.join(" or ")
+            ));
+        }
+        match (linker, libc) {
+            (Some(linker), Some(libc)) if missing.is_empty() => Ok(Toolchain::Offline {
+                cargo,
+                rustc,
+                linker,
+                libc,
+            }),
+            _ => bail!("missing {}", missing.join(", ")),
+        }
     }
 
     /// The target triple guests are compiled for.
     pub fn target(&self) -> &'static str {
         match self {
             Toolchain::Wasip2 { .. } => "wasm32-wasip2",
-            Toolchain::Offline { .. } => "wasm32-wasip1",
+            Toolchain::Offline { .. } => "wasm32-wasip2",
         }
     }
 
@@ -192,7 +216,7 @@ impl Toolchain {
         match self {
             Toolchain::Wasip2 { cargo, .. } => format!("wasm32-wasip2 with {}", cargo.display()),
             Toolchain::Offline { cargo, .. } => {
-                format!("offline wasm32-wasip1 + build-std with {}", cargo.display())
+                format!("offline wasm32-wasip2 + build-std with {}", cargo.display())
             }
         }
     }
@@ -215,7 +239,7 @@ impl Toolchain {
         for (key, value) in GUEST_PROFILE {
             command.env(key, value);
         }
-        if let Toolchain::Offline { linker, .. } = self {
+        if let Toolchain::Offline { linker, libc, .. } = self {
             let mut path = OsString::from(DEBIAN_BIN_DIR);
             if let Some(old) = env::var_os("PATH") {
                 path.push(":");
@@ -224,10 +248,10 @@ impl Toolchain {
             command
                 .env("PATH", path)
                 .env("RUSTC_BOOTSTRAP", "1")
-                .env("CARGO_TARGET_WASM32_WASIP1_LINKER", linker)
+                .env("CARGO_TARGET_WASM32_WASIP2_LINKER", linker)
                 .env(
-                    "CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS",
-                    format!("-C link-self-contained=no -L {DEBIAN_WASI_LIBC_DIR}"),
+                    "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
+                    format!("-C link-self-contained=no -L {}", libc.display()),
                 );
         }
         command
@@ -245,6 +269,32 @@ impl Toolchain {
         }
         args
     }
+}
+
+/// The `wasm-ld` of the newest LLVM (at least [`MIN_LLVM`]) under `/usr/lib/llvm-N/bin`.
+fn find_wasm_ld() -> Option<PathBuf> {
+    let entries = std::fs::read_dir("/usr/lib").ok()?;
+    entries
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            let version: u32 = name.to_str()?.strip_prefix("llvm-")?.parse().ok()?;
+            let wasm_ld = Path::new("/usr/lib").join(&name).join("bin/wasm-ld");
+            (version >= MIN_LLVM && wasm_ld.is_file()).then_some((version, wasm_ld))
+        })
+        .max_by_key(|(version, _)| *version)
+        .map(|(_, wasm_ld)| wasm_ld)
+}
+
+/// The first directory holding wasi-libc's `wasm32-wasip2` `libc.a`: `$FDO_WASI_LIBC_DIR`, then
+/// [`WASI_LIBC_DIRS`].
+fn find_wasi_libc() -> Option<PathBuf> {
+    let configured = env::var_os(WASI_LIBC_VAR)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    configured
+        .into_iter()
+        .chain(WASI_LIBC_DIRS.iter().map(PathBuf::from))
+        .find(|dir| dir.join("libc.a").is_file())
 }
 
 /// Removes from `command`'s environment what the outer build set for this build script.

@@ -1,5 +1,8 @@
-//! Telling components from core modules, and turning a `wasm32-wasip1` core module into a
-//! component with the matching WASI preview1 adapter.
+//! Telling components from core modules, and turning a core module (the offline toolchain's
+//! `wasm32-wasip2` output) into a component: the module alone when it imports only WASI 0.2
+//! (what `fdo-sdk` functions are), or with the matching WASI preview1 adapter when it still
+//! imports `wasi_snapshot_preview1` (what wasi-libc uses for the environment and standard output
+//! unless something answers those calls, as `fdo-sdk` does).
 //!
 //! Which adapter: a module exporting anything from `wasi:http/incoming-handler` is a
 //! `wasi:http/proxy` guest and gets the **proxy** adapter (which imports only what the proxy
