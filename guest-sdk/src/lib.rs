@@ -37,8 +37,10 @@
 //! # fn main() {}
 //! ```
 //!
-//! Build it as a `cdylib` for `wasm32-wasip2` (or `wasm32-wasip1` plus the preview1 reactor
-//! adapter) and deploy the `.wasm`. Besides the macros the SDK has what functions usually need:
+//! Build it as a `cdylib` for `wasm32-wasip2` and deploy the `.wasm`. On that target the SDK also
+//! answers the WASI preview1 calls `std` makes through wasi-libc with WASI 0.2 imports, so the
+//! component needs no preview1 adapter (one core module fewer to instantiate per call). Besides
+//! the macros the SDK has what functions usually need:
 //!
 //! - [`log`](mod@log): leveled logging into the function's logs (`fdo_sdk::info!("...")`);
 //! - [`env`](mod@env): configuration variables and write-only [secrets](secret) set at deploy;
@@ -57,6 +59,8 @@ pub mod env;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod log;
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+mod preview1;
 pub mod rpc;
 
 pub use env::secret;

@@ -665,6 +665,13 @@ async fn run_plan(
 /// Sorts a wasmtime error into the call's error kinds.
 fn classify(err: wasmtime::Error, store: &Store<CallState>, spec: &CallSpec) -> InvokeError {
     let state = store.data();
+    if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        // `std::process::exit` (WASI `exit`): the guest ended the call without an answer.
+        return InvokeError::Failed(format!(
+            "the function exited (status {}) instead of returning a result",
+            exit.0
+        ));
+    }
     let trap = err.downcast_ref::<Trap>().copied();
     match trap {
         Some(Trap::Interrupt) => InvokeError::Timeout(millis(spec.limits.timeout)),

@@ -50,7 +50,7 @@ impl LogLevel {
 /// One line a guest produced during a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestLog {
-    /// Its severity (stdout lines are `Info`, stderr lines `Error`... see [`CallOutput`]).
+    /// Its severity (stdout lines are `Info`, stderr lines `Warn`: see [`CallOutput`]).
     pub level: LogLevel,
     /// The text.
     pub message: String,
@@ -71,7 +71,8 @@ pub struct CallOutput {
 
 impl CallOutput {
     /// All entries as log lines: log calls first, then stdout lines at `info` and stderr lines
-    /// at `error`... stderr is where Rust's panic message lands, so it is worth an error level.
+    /// at `warn` (stderr carries Rust's panic message, but also ordinary diagnostics; a panic
+    /// itself is the call's summary entry, at `error`).
     pub fn lines(&self) -> impl Iterator<Item = GuestLog> + '_ {
         let out = self.stdout.lines().map(|l| GuestLog {
             level: LogLevel::Info,
