@@ -8,7 +8,9 @@
 //!   changes are serialised and durable once acknowledged;
 //! - a small pool of read-only readers: WAL lets them run beside the writer;
 //! - one connection owned by the log writer thread (`synchronous=NORMAL`: losing the last
-//!   batch of logs on power loss is acceptable, slowing every batch down is not).
+//!   batch of logs on power loss is acceptable, slowing every batch down is not);
+//! - one owned by the checkpoint thread ([`checkpoint`]): the writers have SQLite's automatic
+//!   checkpoints off and nudge it after their commits, so no commit waits for a checkpoint.
 //!
 //! Caching: [`Registry::get_function`] and [`Registry::verify_key`] run on every request, so
 //! functions and keys are cached in memory. Every write bumps a `generation` counter in the
@@ -26,9 +28,11 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use subtle::ConstantTimeEq;
 
+mod checkpoint;
 mod log_sink;
 mod rows;
 
+use checkpoint::{Checkpointer, Nudge};
 use log_sink::SqliteLogSink;
 use rows::{
     StoredKey, VERSION_COLUMNS, bump_generation, differences, function_exists, insert_history,
@@ -59,8 +63,6 @@ pub const DEFAULT_READ_CONNECTIONS: usize = 4;
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Page cache of the log writer's connection, in KiB (SQLite's default is 2 MiB).
 const LOG_CACHE_KIB: i64 = 32 * 1024;
-/// WAL pages after which the log writer's commit checkpoints (SQLite's default is 1,000).
-const LOG_AUTOCHECKPOINT_PAGES: i64 = 16 * 1024;
 /// How stale this process's caches may be with respect to writes by *other* processes
 /// (a key revoked by `fdo keys revoke` stops working within this delay). Own writes are
 /// visible immediately.
@@ -109,6 +111,8 @@ pub struct SqliteRegistry {
     data_dir: PathBuf,
     /// Serialises writes in this process (SQLite allows one writer at a time anyway).
     writer: Mutex<Connection>,
+    /// Asks the checkpoint thread for a checkpoint after the writer's commits.
+    nudge: Nudge,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     blobs: BlobStore,
@@ -117,6 +121,8 @@ pub struct SqliteRegistry {
     last_poll: Mutex<Instant>,
     external_change_poll: Duration,
     log_writer: LogWriter,
+    /// Declared after the log writer: dropped after it, so the last batch is checkpointed.
+    _checkpointer: Checkpointer,
     /// Test-only fail point inside the deploy transaction, after the version row is written.
     #[cfg(test)]
     deploy_hook: Mutex<Option<DeployHook>>,
@@ -127,6 +133,32 @@ impl std::fmt::Debug for SqliteRegistry {
         f.debug_struct("SqliteRegistry")
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
+    }
+}
+
+/// The writer connection, locked; nudges the checkpointer when let go (after whatever the
+/// holder committed).
+struct WriteConn<'a> {
+    conn: MutexGuard<'a, Connection>,
+    nudge: &'a Nudge,
+}
+
+impl std::ops::Deref for WriteConn<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteConn<'_> {
+    fn drop(&mut self) {
+        self.nudge.nudge();
     }
 }
 
@@ -170,8 +202,12 @@ impl SqliteRegistry {
         }
         writer.pragma_update(None, "synchronous", "FULL")?;
         writer.pragma_update(None, "foreign_keys", true)?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         schema::migrate(&mut writer)?;
         let generation = read_generation(&writer)?;
+        let checkpointer = Checkpointer::spawn(&db_path, options.busy_timeout)?;
+        // Whatever an earlier process left in the WAL.
+        checkpointer.nudge().nudge();
 
         let readers = (0..options.read_connections.max(1))
             .map(|_| {
@@ -191,13 +227,17 @@ impl SqliteRegistry {
         // then re-reads them and spills dirty pages mid-transaction. The cache fills only as
         // far as the log's working set needs.
         log_conn.pragma_update(None, "cache_size", -LOG_CACHE_KIB)?;
-        log_conn.pragma_update(None, "wal_autocheckpoint", LOG_AUTOCHECKPOINT_PAGES)?;
-        let log_writer = LogWriter::spawn(SqliteLogSink::new(log_conn), options.logs)?;
+        log_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let log_writer = LogWriter::spawn(
+            SqliteLogSink::new(log_conn, checkpointer.nudge()),
+            options.logs,
+        )?;
 
         let blobs = BlobStore::open(data_dir.join(COMPONENTS_DIR_NAME))?;
         Ok(SqliteRegistry {
             data_dir,
             writer: Mutex::new(writer),
+            nudge: checkpointer.nudge(),
             readers,
             next_reader: AtomicUsize::new(0),
             blobs,
@@ -208,6 +248,7 @@ impl SqliteRegistry {
             last_poll: Mutex::new(Instant::now()),
             external_change_poll: options.external_change_poll,
             log_writer,
+            _checkpointer: checkpointer,
             #[cfg(test)]
             deploy_hook: Mutex::new(None),
         })
@@ -337,6 +378,16 @@ impl SqliteRegistry {
     }
 }
 
+impl SqliteRegistry {
+    /// The writer connection (see [`WriteConn`]).
+    fn write_conn(&self) -> WriteConn<'_> {
+        WriteConn {
+            conn: lock(&self.writer),
+            nudge: &self.nudge,
+        }
+    }
+}
+
 impl Drop for SqliteRegistry {
     fn drop(&mut self) {
         // Write what is queued while the database is certainly still there.
@@ -353,7 +404,7 @@ impl Registry for SqliteRegistry {
         component: &[u8],
     ) -> Result<DeployOutcome, RegistryError> {
         metadata.validate()?;
-        let mut conn = lock(&self.writer);
+        let mut conn = self.write_conn();
         if let Some(existing) = load_version(&conn, &metadata.id, &metadata.version)? {
             return self.existing_version_outcome(&conn, existing, &metadata, component);
         }
@@ -491,7 +542,7 @@ impl Registry for SqliteRegistry {
     }
 
     fn rollback(&self, id: &str, version: &str) -> Result<RollbackOutcome, RegistryError> {
-        let mut conn = lock(&self.writer);
+        let mut conn = self.write_conn();
         let now = Timestamp::now();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let previous: String = tx
@@ -529,7 +580,7 @@ impl Registry for SqliteRegistry {
     }
 
     fn delete_function(&self, id: &str) -> Result<DeleteOutcome, RegistryError> {
-        let mut conn = lock(&self.writer);
+        let mut conn = self.write_conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let digests: Vec<String> = {
             let mut stmt = tx.prepare_cached(
@@ -579,7 +630,7 @@ impl Registry for SqliteRegistry {
     }
 
     fn gc_components(&self) -> Result<GcReport, RegistryError> {
-        let conn = lock(&self.writer);
+        let conn = self.write_conn();
         let referenced: HashSet<String> = {
             let mut stmt = conn.prepare_cached("SELECT DISTINCT component_digest FROM versions")?;
             stmt.query_map([], |row| row.get(0))?
@@ -621,7 +672,7 @@ impl Registry for SqliteRegistry {
             expires_at,
             revoked_at: None,
         };
-        let mut conn = lock(&self.writer);
+        let mut conn = self.write_conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO api_keys (id, name, prefix, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -651,7 +702,7 @@ impl Registry for SqliteRegistry {
     }
 
     fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord, RegistryError> {
-        let mut conn = lock(&self.writer);
+        let mut conn = self.write_conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changed = tx.execute(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",

@@ -15,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::super::RegistryError;
 use super::super::logs::LogSink;
 use super::super::types::{LogEntry, LogOutcome};
+use super::checkpoint::Nudge;
 
 /// What the sink knows of one function's stored entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,14 +34,17 @@ pub(super) struct SqliteLogSink {
     conn: Connection,
     /// Row counts of the functions this sink has trimmed, valid as of the last commit.
     tallies: HashMap<String, Tally>,
+    /// Asks for a checkpoint after each commit (the connection checkpoints nothing itself).
+    checkpoint: Nudge,
 }
 
 impl SqliteLogSink {
     /// A sink writing through `conn`.
-    pub(super) fn new(conn: Connection) -> Self {
+    pub(super) fn new(conn: Connection, checkpoint: Nudge) -> Self {
         Self {
             conn,
             tallies: HashMap::new(),
+            checkpoint,
         }
     }
 
@@ -56,6 +60,7 @@ impl SqliteLogSink {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             work(&tx, &mut self.tallies)?;
             tx.commit()?;
+            self.checkpoint.nudge();
             Ok(())
         })();
         if outcome.is_err() {
