@@ -625,6 +625,70 @@ async fn everything_survives_a_restart_and_loads_from_disk() {
     );
 }
 
+/// Invocations are answered by the front's direct path (`/v1/functions/ID`) or, for an id the
+/// router must percent-decode, by the router: the same gate (one per-IP budget, the same 401),
+/// the same answer, the same headers, either way.
+#[tokio::test]
+async fn invocations_answer_alike_by_the_direct_path_and_the_router() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.rate_limit_ip = 10;
+    let s = TestServer::start_with(c).await;
+    assert_eq!(s.deploy("f", "1.0.0", &rpc_basic(), json!({})).await.0, 200);
+    let body = json!({"method": "greet", "params": ["x"]});
+    let paths = [
+        "/v1/functions/f",       // direct
+        "/v1/functions/%66",     // router (decodes to `f`)
+        "/functions/f/invoke",   // direct
+        "/functions/%66/invoke", // router
+    ];
+    let mut remaining = 9; // the deploy took one
+    for path in paths {
+        let r = s
+            .client
+            .post(s.url(path))
+            .header("x-api-key", KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        remaining -= 1;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        assert_eq!(r.headers()["x-fdo-version"], "1.0.0", "{path}");
+        assert_eq!(r.headers()["x-request-id"].len(), 32, "{path}");
+        assert_eq!(
+            r.headers()["x-ratelimit-remaining"],
+            remaining.to_string().as_str(),
+            "{path}"
+        );
+        assert_eq!(decode(r).await.1, json!({"result": "Hello, x!"}), "{path}");
+    }
+    let mut refusals = Vec::new();
+    for path in paths {
+        let r = s.client.post(s.url(path)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        refusals.push(decode(r).await.1);
+    }
+    assert!(refusals.iter().all(|b| *b == refusals[0]), "{refusals:?}");
+    assert_eq!(refusals[0]["error"], "AUTHENTICATION_ERROR");
+    // (Refused requests count too.) The last request of the budget, then both ways are
+    // refused alike.
+    assert_eq!(s.invoke("f", "greet", json!(["y"])).await.0, 200);
+    for path in paths {
+        let r = s
+            .client
+            .post(s.url(path))
+            .header("x-api-key", KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429, "{path}");
+    }
+}
+
 #[tokio::test]
 async fn rate_limits_per_ip_and_per_function() {
     let dir = tempfile::tempdir().unwrap();

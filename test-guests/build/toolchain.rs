@@ -73,11 +73,11 @@ const KEPT_CARGO_PREFIXES: &[&str] = &[
     "CARGO_MAKEFLAGS",
 ];
 
-/// Profile settings for every guest, passed as `CARGO_PROFILE_RELEASE_*`: small code, no debug
-/// info, proc-macros and build scripts unoptimised (they only run once, at build time). Every
+/// Profile settings for every guest, passed as `CARGO_PROFILE_RELEASE_*`: fast code (as
+/// `examples/Cargo.toml` says), no debug info, proc-macros and build scripts unoptimised (they only run once, at build time). Every
 /// guest workspace gets the same ones, so they share one build of `std`.
 const GUEST_PROFILE: &[(&str, &str)] = &[
-    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s"),
+    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3"),
     ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
     ("CARGO_PROFILE_RELEASE_PANIC", "abort"),
     ("CARGO_PROFILE_RELEASE_INCREMENTAL", "false"),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use super::ratelimit::Decision;
 use crate::registry::AuthError;
 
 /// How long a verified key is trusted without asking the registry again.
@@ -51,25 +52,46 @@ pub async fn gate(
     request: Request,
     next: Next,
 ) -> Response {
+    match admit(&state, peer, request.headers()).await {
+        Ok(decision) => {
+            let mut response = next.run(request).await;
+            annotate(&mut response, decision);
+            response
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+/// The gate's checks: the per-IP rate limit, then the key. `Ok` carries the rate-limit
+/// decision for [`annotate`]; `Err` is the answer to send instead of handling the request.
+pub(super) async fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Option<Decision>, Response> {
     let decision = if state.ip_limiter.enabled() {
         let d = state.ip_limiter.check(&peer.ip().to_string());
         if !d.allowed {
             state.metrics.rate_limited("ip");
-            return ApiError::RateLimited {
+            return Err(ApiError::RateLimited {
                 scope: "ip",
                 retry_after: d.retry_after_s,
                 reset_at: d.reset_at_ms,
             }
-            .into_response();
+            .into_response());
         }
         Some(d)
     } else {
         None
     };
-    if let Err(e) = authenticate(&state, request.headers().get("x-api-key")).await {
-        return e.into_response();
-    }
-    let mut response = next.run(request).await;
+    authenticate(state, headers.get("x-api-key"))
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(decision)
+}
+
+/// Adds the per-IP rate-limit headers to an admitted request's answer.
+pub(super) fn annotate(response: &mut Response, decision: Option<Decision>) {
     if let Some(d) = decision {
         let headers = response.headers_mut();
         headers
@@ -79,7 +101,6 @@ pub async fn gate(
             .entry("x-ratelimit-reset")
             .or_insert(HeaderValue::from(d.reset_at_ms));
     }
-    response
 }
 
 async fn authenticate(state: &AppState, presented: Option<&HeaderValue>) -> Result<(), ApiError> {

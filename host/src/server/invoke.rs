@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -34,8 +34,17 @@ pub async fn invoke(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
+    invoke_function(state.0, id, request).await
+}
+
+/// What [`invoke`] answers, for the front's direct path (`front.rs`).
+pub(super) async fn invoke_function(
+    state: Arc<AppState>,
+    id: String,
+    request: Request,
+) -> Response {
     let span = invoke_span(&id);
-    dispatch(state.0, id, None, request)
+    dispatch(state, id, None, request)
         .instrument(span)
         .await
         .unwrap_or_else(IntoResponse::into_response)
@@ -133,7 +142,8 @@ async fn dispatch(
             body.push_str("{\"result\":");
             body.push_str(result.get());
             body.push('}');
-            (StatusCode::OK, body).into_response()
+            let json = HeaderValue::from_static("application/json");
+            (StatusCode::OK, [(header::CONTENT_TYPE, json)], body).into_response()
         }
         Err(error) => ApiError::Invocation {
             id: id.clone(),

@@ -9,6 +9,7 @@ mod auth;
 mod body;
 pub mod error;
 mod extract;
+mod front;
 mod invoke;
 pub mod openapi;
 pub mod ratelimit;
@@ -22,7 +23,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::serve::ListenerExt as _;
+use axum::serve::{IncomingStream, ListenerExt as _};
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
@@ -151,9 +152,18 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
+        // Each connection gets a `Front`: invocations straight to their handler, the rest
+        // through the router (with the peer address the router's gate needs).
+        let router = self.router();
+        let state = self.state.clone();
+        let app = tower::service_fn(move |incoming: IncomingStream<'_, _>| {
+            let peer: SocketAddr = *incoming.remote_addr();
+            std::future::ready(Ok::<_, std::convert::Infallible>(front::Front::new(
+                state.clone(),
+                router.clone(),
+                peer,
+            )))
+        });
         let grace = self.state.config.shutdown_grace;
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
         // Responses go out as soon as they are written: without TCP_NODELAY a streamed guest
@@ -235,6 +245,12 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// Every API answer is JSON; guest HTTP responses keep their own content type.
 async fn json_content_type(request: Request, next: axum::middleware::Next) -> Response {
     let mut response = next.run(request).await.into_response();
+    set_json_content_type(&mut response);
+    response
+}
+
+/// Marks an API answer as JSON unless it says otherwise or is a guest's HTTP response.
+fn set_json_content_type(response: &mut Response) {
     if response
         .extensions()
         .get::<invoke::GuestResponse>()
@@ -245,5 +261,4 @@ async fn json_content_type(request: Request, next: axum::middleware::Next) -> Re
             .entry(header::CONTENT_TYPE)
             .or_insert(HeaderValue::from_static("application/json"));
     }
-    response
 }
