@@ -340,12 +340,12 @@ fn many(
                 .run(&rotate(&server, args.functions), c)
                 .with_context(|| format!("{} functions at {c} connections", args.functions))?;
             eprintln!(
-                "  many: c={c:<3} round {round}: 1 function {:>8.0} rps mean {:>6.0} us; {} functions {:>8.0} rps mean {:>6.0} us",
+                "  many: c={c:<3} round {round}: 1 function {:>8.0} rps p50 {:>6} us; {} functions {:>8.0} rps p50 {:>6} us",
                 one.rps(),
-                one.latency_us.mean,
+                one.latency_us.p50,
                 args.functions,
                 all.rps(),
-                all.latency_us.mean,
+                all.latency_us.p50,
             );
             result.one.push((c, one));
             result.all.push((c, all));
