@@ -1,7 +1,9 @@
 //! A fresh instance per call, measured: instantiate + call of an RPC hello (`rpc-basic`
-//! `greet`), a typed export (`typed-exports` `add`) and a `wasi:http` hello (`http-hello`
-//! `GET /`, response body read to the end), through [`fdo::runtime::Runtime`] exactly as the
-//! server calls it (admission semaphores, limits, epoch deadline, output capture).
+//! `greet`, written with `wit-bindgen` alone, so built with the preview1 adapter; and the
+//! `hello` example's `main`, written with `fdo-sdk`, so without it), a typed export
+//! (`typed-exports` `add`) and a `wasi:http` hello (`http-hello` `GET /`, response body read to
+//! the end), through [`fdo::runtime::Runtime`] exactly as the server calls it (admission
+//! semaphores, limits, epoch deadline, output capture).
 //!
 //! `cargo bench -p fdo-benches --bench calls`.
 //!
@@ -91,7 +93,7 @@ fn raw(value: &Value) -> Box<RawValue> {
     serde_json::value::to_raw_value(value).expect("JSON")
 }
 
-/// The three guests and the call each one gets.
+/// The guests and the call each one gets.
 fn cases() -> Vec<(&'static str, &'static str, Kind)> {
     vec![
         (
@@ -101,6 +103,15 @@ fn cases() -> Vec<(&'static str, &'static str, Kind)> {
                 method: "greet",
                 params: raw(&json!(["world"])),
                 expect: json!("Hello, world!"),
+            },
+        ),
+        (
+            "rpc_hello_sdk",
+            test_guests::HELLO,
+            Kind::Call {
+                method: "main",
+                params: raw(&json!({"name": "world"})),
+                expect: json!({"body": "Hello world!"}),
             },
         ),
         (

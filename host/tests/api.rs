@@ -642,16 +642,16 @@ async fn invocations_answer_alike_by_the_direct_path_and_the_router() {
         "/functions/f/invoke",   // direct
         "/functions/%66/invoke", // router
     ];
-    let mut remaining = 9; // the deploy took one
-    for path in paths {
-        let r = s
-            .client
+    let call = |path: &str| {
+        s.client
             .post(s.url(path))
             .header("x-api-key", KEY)
             .json(&body)
             .send()
-            .await
-            .unwrap();
+    };
+    let mut remaining = 9; // the deploy took one
+    for path in paths {
+        let r = call(path).await.unwrap();
         remaining -= 1;
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.headers()["content-type"], "application/json", "{path}");
@@ -677,15 +677,7 @@ async fn invocations_answer_alike_by_the_direct_path_and_the_router() {
     // refused alike.
     assert_eq!(s.invoke("f", "greet", json!(["y"])).await.0, 200);
     for path in paths {
-        let r = s
-            .client
-            .post(s.url(path))
-            .header("x-api-key", KEY)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 429, "{path}");
+        assert_eq!(call(path).await.unwrap().status(), 429, "{path}");
     }
 }
 
