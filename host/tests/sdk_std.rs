@@ -130,3 +130,25 @@ async fn exit_ends_the_call_with_an_error() {
     }
     assert_eq!(call(&s, "env", json!(["GREETING"])).await, "hello there");
 }
+
+/// A panic's message goes to standard error through the SDK's `fd_write`, and reaches the
+/// caller in the trap's message and the logs.
+#[tokio::test]
+async fn a_panic_message_reaches_the_caller() {
+    let s = server().await;
+    let (status, body) = s.invoke("std", "panic", json!(["it broke: 42"])).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["context"]["reason"], "trap", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("stderr:"), "{message}");
+    assert!(message.contains("it broke: 42"), "{message}");
+    let (_, logs) = s.get("/v1/functions/std/logs?level=warn").await;
+    assert!(
+        logs["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().contains("it broke: 42")),
+        "{logs}"
+    );
+}

@@ -10,6 +10,7 @@
 //! | `clocks`  | `[]`          | `{"unixMs": SystemTime::now(), "monotonicNs": ...}`         |
 //! | `yield`   | `[]`          | `std::thread::yield_now()`; `null`                          |
 //! | `exit`    | `[code]`      | `std::process::exit(code)`                                  |
+//! | `panic`   | `[text]`      | `panic!("{text}")`: a trap whose message went to stderr     |
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -55,5 +56,10 @@ impl SdkStd {
     /// Ends the instance with `code`.
     pub fn exit(code: i32) {
         std::process::exit(code)
+    }
+
+    /// Panics with `text` (the panic hook writes it to standard error, then the call traps).
+    pub fn panic(text: String) {
+        panic!("{text}")
     }
 }
