@@ -11,6 +11,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use serde_json::value::RawValue;
 
+use crate::FastHash;
 use crate::loader::{LoadError, LoadResult, LoadTier, Loader};
 use crate::registry::{
     Digest, FunctionRecord, LogEntry, LogLevel, LogOutcome, LogWriter, Registry, RegistryError,
@@ -128,7 +129,7 @@ pub struct FunctionHost {
     /// The loaded active version of each function called or deployed since it was last
     /// changed. An entry goes when its component leaves the loader's memory tier, so the
     /// memory budget bounds what is held here too; the next call loads it again (from disk).
-    active: Arc<DashMap<String, Arc<Active>>>,
+    active: Arc<DashMap<String, Arc<Active>, FastHash>>,
     /// Bumped by every deploy, rollback and delete. A load started before a change must not
     /// put what it read into `active` afterwards (it could resurrect a deleted function or
     /// hide a new version), so `get` caches only when no change happened meanwhile.
@@ -140,7 +141,7 @@ impl FunctionHost {
     pub fn new(registry: Arc<dyn Registry>, loader: Loader) -> Self {
         let runtime = loader.runtime().clone();
         let logs = registry.log_writer();
-        let active: Arc<DashMap<String, Arc<Active>>> = Arc::default();
+        let active: Arc<DashMap<String, Arc<Active>, FastHash>> = Arc::default();
         let held = Arc::downgrade(&active);
         loader.set_eviction_observer(Arc::new(move |digest: &str| {
             if let (Some(active), Ok(digest)) = (held.upgrade(), digest.parse::<Digest>()) {

@@ -20,3 +20,8 @@ pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod validate;
+
+/// The hasher of the maps a call looks up (functions, API keys, metrics, per-function caps):
+/// foldhash, seeded per process, instead of SipHash; keys are ids and digests, not
+/// attacker-chosen floods, and SipHash cost about 2k instructions a call.
+pub(crate) type FastHash = foldhash::fast::RandomState;

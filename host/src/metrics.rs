@@ -4,9 +4,12 @@
 //! gauges that live elsewhere (cache size, instances in flight) are read at render time.
 
 use std::fmt::Write as _;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
+
+use crate::FastHash;
 
 /// Upper bounds (seconds) of the invocation-duration buckets.
 const CALL_BUCKETS: [f64; 12] = [
@@ -77,10 +80,41 @@ pub struct Gauges {
     pub logs_dropped: u64,
 }
 
+/// One function's series: its duration histogram and its invocation counters by version and
+/// outcome (a handful, searched in place: a call hashes the function id once and allocates
+/// nothing).
+struct FunctionSeries {
+    durations: Histogram,
+    counts: RwLock<Vec<(String, &'static str, AtomicU64)>>,
+}
+
+impl FunctionSeries {
+    fn count(&self, version: &str, outcome: &'static str) {
+        let find = |rows: &[(String, &'static str, AtomicU64)]| {
+            rows.iter()
+                .position(|(v, o, _)| *o == outcome && v == version)
+        };
+        {
+            let rows = self.counts.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = find(&rows) {
+                rows[i].2.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let mut rows = self.counts.write().unwrap_or_else(|e| e.into_inner());
+        match find(&rows) {
+            Some(i) => rows[i].2.fetch_add(1, Ordering::Relaxed),
+            None => {
+                rows.push((version.to_owned(), outcome, AtomicU64::new(1)));
+                0
+            }
+        };
+    }
+}
+
 /// Every metric family of the host.
 pub struct Metrics {
-    invocations: DashMap<(String, String, &'static str), AtomicU64>,
-    durations: DashMap<String, Histogram>,
+    functions: DashMap<String, FunctionSeries, FastHash>,
     loads: DashMap<&'static str, Histogram>,
     degraded_loads: AtomicU64,
     rate_limited: DashMap<&'static str, AtomicU64>,
@@ -102,8 +136,7 @@ impl Metrics {
     /// Empty families.
     pub fn new() -> Self {
         Self {
-            invocations: DashMap::new(),
-            durations: DashMap::new(),
+            functions: DashMap::default(),
             loads: DashMap::new(),
             degraded_loads: AtomicU64::new(0),
             rate_limited: DashMap::new(),
@@ -112,22 +145,21 @@ impl Metrics {
 
     /// Counts one finished invocation.
     pub fn invocation(&self, function: &str, version: &str, outcome: &'static str, seconds: f64) {
-        let key = (function.to_owned(), version.to_owned(), outcome);
-        if let Some(c) = self.invocations.get(&key) {
-            c.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.invocations
-                .entry(key)
-                .or_insert_with(|| AtomicU64::new(0))
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        if let Some(h) = self.durations.get(function) {
-            h.observe(seconds);
-        } else {
-            self.durations
-                .entry(function.to_owned())
-                .or_insert_with(|| Histogram::new(&CALL_BUCKETS))
-                .observe(seconds);
+        let record = |s: &FunctionSeries| {
+            s.count(version, outcome);
+            s.durations.observe(seconds);
+        };
+        match self.functions.get(function) {
+            Some(s) => record(&s),
+            None => record(
+                &self
+                    .functions
+                    .entry(function.to_owned())
+                    .or_insert_with(|| FunctionSeries {
+                        durations: Histogram::new(&CALL_BUCKETS),
+                        counts: RwLock::default(),
+                    }),
+            ),
         }
     }
 
@@ -152,8 +184,7 @@ impl Metrics {
 
     /// Forgets a deleted function's series.
     pub fn forget(&self, function: &str) {
-        self.invocations.retain(|k, _| k.0 != function);
-        self.durations.remove(function);
+        self.functions.remove(function);
     }
 
     /// The text exposition.
@@ -163,30 +194,36 @@ impl Metrics {
             "# HELP fdo_invocations_total Finished invocations by function, version and outcome.\n",
         );
         out.push_str("# TYPE fdo_invocations_total counter\n");
-        let mut rows: Vec<_> = self
-            .invocations
-            .iter()
-            .map(|e| (e.key().clone(), e.value().load(Ordering::Relaxed)))
-            .collect();
+        let mut fns: Vec<String> = self.functions.iter().map(|e| e.key().clone()).collect();
+        fns.sort();
+        let mut rows = Vec::new();
+        for f in &fns {
+            if let Some(s) = self.functions.get(f) {
+                let counts = s.counts.read().unwrap_or_else(|e| e.into_inner());
+                rows.extend(
+                    counts
+                        .iter()
+                        .map(|(v, o, n)| (f.as_str(), v.clone(), *o, n.load(Ordering::Relaxed))),
+                );
+            }
+        }
         rows.sort();
-        for ((f, v, o), n) in rows {
+        for (f, v, o, n) in rows {
             let _ = writeln!(
                 out,
                 "fdo_invocations_total{{function=\"{}\",version=\"{}\",outcome=\"{o}\"}} {n}",
-                escape(&f),
+                escape(f),
                 escape(&v)
             );
         }
         out.push_str("# HELP fdo_invocation_duration_seconds Invocation duration by function.\n");
         out.push_str("# TYPE fdo_invocation_duration_seconds histogram\n");
-        let mut fns: Vec<String> = self.durations.iter().map(|e| e.key().clone()).collect();
-        fns.sort();
-        for f in fns {
-            if let Some(h) = self.durations.get(&f) {
-                h.render(
+        for f in &fns {
+            if let Some(s) = self.functions.get(f) {
+                s.durations.render(
                     &mut out,
                     "fdo_invocation_duration_seconds",
-                    &format!("function=\"{}\"", escape(&f)),
+                    &format!("function=\"{}\"", escape(f)),
                 );
             }
         }
@@ -247,5 +284,93 @@ impl Metrics {
             gauges.logs_dropped,
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+        text.lines().find(|l| l.starts_with(prefix))
+    }
+
+    #[test]
+    fn invocations_count_by_function_version_and_outcome_in_order() {
+        let m = Metrics::new();
+        m.invocation("b", "1.0.0", "success", 0.0002);
+        m.invocation("a", "2.0.0", "success", 0.002);
+        m.invocation("a", "1.0.0", "failed", 0.02);
+        m.invocation("a", "1.0.0", "success", 0.0002);
+        m.invocation("a", "1.0.0", "success", 0.0002);
+        let text = m.render(Gauges::default());
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("fdo_invocations_total{"))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                r#"fdo_invocations_total{function="a",version="1.0.0",outcome="failed"} 1"#,
+                r#"fdo_invocations_total{function="a",version="1.0.0",outcome="success"} 2"#,
+                r#"fdo_invocations_total{function="a",version="2.0.0",outcome="success"} 1"#,
+                r#"fdo_invocations_total{function="b",version="1.0.0",outcome="success"} 1"#,
+            ]
+        );
+        assert_eq!(
+            line(
+                &text,
+                r#"fdo_invocation_duration_seconds_count{function="a"}"#
+            ),
+            Some(r#"fdo_invocation_duration_seconds_count{function="a"} 4"#)
+        );
+        assert_eq!(
+            line(
+                &text,
+                r#"fdo_invocation_duration_seconds_bucket{function="a",le="0.00025"}"#
+            ),
+            Some(r#"fdo_invocation_duration_seconds_bucket{function="a",le="0.00025"} 2"#)
+        );
+    }
+
+    #[test]
+    fn forget_drops_every_series_of_a_function() {
+        let m = Metrics::new();
+        m.invocation("gone", "1.0.0", "success", 0.001);
+        m.invocation("kept", "1.0.0", "success", 0.001);
+        m.forget("gone");
+        let text = m.render(Gauges::default());
+        assert!(!text.contains(r#"function="gone""#), "{text}");
+        assert!(text.contains(
+            r#"fdo_invocations_total{function="kept",version="1.0.0",outcome="success"} 1"#
+        ));
+    }
+
+    #[test]
+    fn counts_from_many_threads_add_up() {
+        let m = std::sync::Arc::new(Metrics::new());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for i in 0..1000 {
+                        let version = if i % 2 == 0 { "1.0.0" } else { "1.1.0" };
+                        m.invocation(&format!("f{}", t % 2), version, "success", 0.001);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let text = m.render(Gauges::default());
+        for f in ["f0", "f1"] {
+            for v in ["1.0.0", "1.1.0"] {
+                let row = format!(
+                    r#"fdo_invocations_total{{function="{f}",version="{v}",outcome="success"}} 1000"#
+                );
+                assert!(text.contains(&row), "{row} missing from\n{text}");
+            }
+        }
     }
 }

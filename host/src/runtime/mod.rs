@@ -323,7 +323,7 @@ pub struct Runtime {
     /// burst waits here instead of failing inside wasmtime.
     instances: Arc<Semaphore>,
     /// Per-function caps, keyed by function id, with the limit they were created for.
-    functions: DashMap<Arc<str>, (u32, Arc<Semaphore>)>,
+    functions: DashMap<Arc<str>, (u32, Arc<Semaphore>), crate::FastHash>,
     queue_timeout: Duration,
     in_flight: Arc<AtomicU64>,
 }
@@ -337,7 +337,7 @@ impl Runtime {
             engine,
             linker,
             instances: Arc::new(Semaphore::new(cap)),
-            functions: DashMap::new(),
+            functions: DashMap::default(),
             queue_timeout,
             in_flight: Arc::new(AtomicU64::new(0)),
         })

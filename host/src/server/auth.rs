@@ -29,7 +29,7 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 /// they were verified and the key's expiry.
 #[derive(Default)]
 pub struct KeyCache {
-    entries: DashMap<[u8; 32], (Instant, Option<i64>)>,
+    entries: DashMap<[u8; 32], (Instant, Option<i64>), crate::FastHash>,
 }
 
 impl KeyCache {
