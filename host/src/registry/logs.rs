@@ -12,8 +12,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
@@ -23,13 +23,20 @@ use super::types::LogEntry;
 /// Entries kept per function; older ones are trimmed.
 pub const DEFAULT_LOG_RETENTION: usize = 1000;
 /// Entries the queue holds before `push` starts dropping: what arrives while a batch is
-/// written at 45k entries/s (1,000 busy functions dropped entries with 8,192). Checkpoints no
-/// longer stall the writer (they run on their own thread, `sqlite/checkpoint.rs`; inline,
-/// the first one dropped 10k entries at 117k entries/s). While a batch gathers, the writer
-/// moves entries from the queue into it.
-/// With messages capped at [`DEFAULT_MAX_LOG_MESSAGE_BYTES`], this bounds the queue's memory
-/// to 128 MiB (about 4 MiB with typical 200-byte entries).
-pub const DEFAULT_LOG_QUEUE_CAPACITY: usize = 16384;
+/// written. With 1,000 busy functions at 90k entries/s a dense batch (32 entries per
+/// function) takes long enough to write that 16,384 overflowed (2,255 entries dropped in
+/// 10 s); 8,192 overflowed with 16 per function. Checkpoints no longer stall the writer
+/// (they run on their own thread, `sqlite/checkpoint.rs`; inline, the first one dropped 10k
+/// entries at 117k entries/s). While a batch gathers, the writer moves entries from the
+/// queue into it. The memory of what is queued and gathered is bounded separately, by
+/// [`DEFAULT_LOG_PENDING_BYTES`].
+pub const DEFAULT_LOG_QUEUE_CAPACITY: usize = 32768;
+/// Bytes of log entries accepted and not yet written (queued, or in the batch being gathered
+/// or written) before `push` starts dropping. Entries count their strings' lengths plus
+/// their fixed size. With typical 200-byte entries the queue and a full batch hold about
+/// 20 MiB; this bound holds when guests log long lines too (a count of entries alone would
+/// let 8 KiB messages take 512 MiB).
+pub const DEFAULT_LOG_PENDING_BYTES: usize = 64 << 20;
 /// Most entries written in one batch (one transaction).
 pub const DEFAULT_LOG_BATCH_SIZE: usize = 32768;
 /// How long the writer lets entries gather after the first one of a batch arrives. Under load
@@ -48,12 +55,14 @@ pub const DEFAULT_LOG_LINGER: Duration = Duration::from_millis(5);
 /// batch held about two entries per function and the writer wrote a 4 KiB page for every
 /// two 150-byte entries, its CPU per call five times the one-function case
 /// (benches/RESULTS.md, "1,000 deployed functions"). Gathering until each function has
-/// about half a page of new entries makes a page write carry as many entries as with one
+/// about a page of new entries makes a page write carry nearly as many entries as with one
 /// busy function. Light loads never wait this long: their batches are small.
 pub const DEFAULT_LOG_MAX_LINGER: Duration = Duration::from_millis(500);
-/// Entries per function at which a batch counts as dense (about half a 4 KiB page of
-/// typical entries).
-pub const DEFAULT_LOG_DENSE_PER_FUNCTION: usize = 16;
+/// Entries per function at which a batch counts as dense (about a 4 KiB page of typical
+/// entries). With 16 (half a page) each function's last page was written twice as it
+/// filled: 1,000 busy functions cost the writer 6.2 to 7.0 us per call against 5.3 to 5.5
+/// with 32 (benches/RESULTS.md, 2026-12-05).
+pub const DEFAULT_LOG_DENSE_PER_FUNCTION: usize = 32;
 /// Smallest batch that keeps gathering when sparse: below this, a batch costs few page
 /// writes whatever its spread, and is written after [`DEFAULT_LOG_LINGER`].
 pub const DEFAULT_LOG_SPARSE_MIN: usize = 256;
@@ -82,6 +91,9 @@ pub struct LogWriterConfig {
     pub retention: usize,
     /// Queue capacity (at least 1).
     pub queue_capacity: usize,
+    /// Bytes of entries accepted and not yet written before `push` drops (see
+    /// [`DEFAULT_LOG_PENDING_BYTES`]; at least one entry is always accepted).
+    pub pending_bytes: usize,
     /// Largest batch (at least 1).
     pub batch_size: usize,
     /// Message size cap in bytes.
@@ -102,6 +114,7 @@ impl Default for LogWriterConfig {
         LogWriterConfig {
             retention: DEFAULT_LOG_RETENTION,
             queue_capacity: DEFAULT_LOG_QUEUE_CAPACITY,
+            pending_bytes: DEFAULT_LOG_PENDING_BYTES,
             batch_size: DEFAULT_LOG_BATCH_SIZE,
             max_message_bytes: DEFAULT_MAX_LOG_MESSAGE_BYTES,
             linger: DEFAULT_LOG_LINGER,
@@ -129,6 +142,8 @@ struct Counters {
     written: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    /// Bytes of entries pushed and not yet written (see [`entry_bytes`]).
+    pending_bytes: AtomicUsize,
     /// Set by [`LogWriter::flush`] so the thread cuts its linger short.
     flush_requested: AtomicBool,
 }
@@ -145,6 +160,8 @@ pub struct LogWriter {
     sender: SyncSender<Command>,
     counters: Arc<Counters>,
     max_message_bytes: usize,
+    /// Most bytes pending before `push` drops.
+    max_pending_bytes: usize,
     /// The writer thread, unparked by a flush that should not wait out a linger.
     thread: Thread,
 }
@@ -190,21 +207,31 @@ impl LogWriter {
             sender,
             counters,
             max_message_bytes: config.max_message_bytes,
+            max_pending_bytes: config.pending_bytes,
             thread: handle.thread().clone(),
         })
     }
 
     /// Queues an entry without blocking. Returns false (and counts a drop) when the queue is
-    /// full or the writer has stopped. Messages over the size cap are truncated.
+    /// full, the entries not yet written take their byte budget, or the writer has stopped.
+    /// Messages over the size cap are truncated.
     pub fn push(&self, mut entry: LogEntry) -> bool {
         truncate_message(&mut entry.message, self.max_message_bytes);
-        match self.sender.try_send(Command::Entry(entry)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        let bytes = entry_bytes(&entry);
+        let before = self
+            .counters
+            .pending_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
+        // Always room for one entry, whatever the budget.
+        let accepted = before == 0 || before + bytes <= self.max_pending_bytes;
+        if accepted && self.sender.try_send(Command::Entry(entry)).is_ok() {
+            return true;
         }
+        self.counters
+            .pending_bytes
+            .fetch_sub(bytes, Ordering::Relaxed);
+        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        false
     }
 
     /// Blocks until every entry pushed before this call is stored and every touched function
@@ -283,6 +310,15 @@ fn short_time_slice() {
             );
         }
     }
+}
+
+/// What an entry counts against the pending-bytes budget: its fixed size and its strings.
+fn entry_bytes(entry: &LogEntry) -> usize {
+    std::mem::size_of::<LogEntry>()
+        + entry.function_id.len()
+        + entry.message.len()
+        + entry.request_id.as_ref().map_or(0, String::len)
+        + entry.version.as_ref().map_or(0, String::len)
 }
 
 /// Cuts `message` to at most `max` bytes on a character boundary, marking the cut with `…`.
@@ -472,6 +508,10 @@ impl<S: LogSink> Worker<S> {
                 Err(e.to_string())
             }
         };
+        let bytes: usize = batch.iter().map(entry_bytes).sum();
+        self.counters
+            .pending_bytes
+            .fetch_sub(bytes, Ordering::Relaxed);
         batch.clear();
         outcome
     }
@@ -798,6 +838,53 @@ mod tests {
         assert_eq!(stats.dropped, 100 - accepted as u64);
         assert_eq!(stats.written, accepted as u64);
         assert_eq!(sink.rows.lock().unwrap().len(), accepted);
+    }
+
+    #[test]
+    fn unwritten_entries_are_bounded_by_bytes_and_freed_once_written() {
+        let gate = Arc::new(Mutex::new(()));
+        let sink = MemorySink {
+            gate: Some(Arc::clone(&gate)),
+            ..MemorySink::default()
+        };
+        let long =
+            |i: usize| LogEntry::new("f", LogLevel::Info, format!("{i:04}{}", "x".repeat(1020)));
+        let budget = 10 * entry_bytes(&long(0));
+        let writer = LogWriter::spawn(
+            sink.clone(),
+            LogWriterConfig {
+                queue_capacity: 1000,
+                pending_bytes: budget,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // While the sink is held, entries taken into a batch still count: ten fit, whatever
+        // the queue's capacity.
+        let held = gate.lock().unwrap();
+        let accepted = (0..100).filter(|i| writer.push(long(*i))).count();
+        assert_eq!(accepted, 10);
+        assert_eq!(writer.stats().dropped, 90);
+        drop(held);
+        writer.flush().unwrap();
+        assert_eq!(sink.rows.lock().unwrap().len(), 10);
+        // Written entries give their bytes back.
+        assert_eq!(writer.counters.pending_bytes.load(Ordering::Relaxed), 0);
+        assert_eq!((100..110).filter(|i| writer.push(long(*i))).count(), 10);
+        writer.flush().unwrap();
+        assert_eq!(writer.stats().written, 20);
+        // One entry larger than the whole budget is still taken when nothing is pending.
+        let tiny = LogWriter::spawn(
+            MemorySink::default(),
+            LogWriterConfig {
+                pending_bytes: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(tiny.push(long(0)));
+        tiny.flush().unwrap();
+        assert_eq!(tiny.stats().written, 1);
     }
 
     #[test]
