@@ -159,9 +159,12 @@ impl Report {
         let _ = writeln!(
             out,
             "\n## Throughput and latency (wrk -t{} -d{}s after {} s of warm-up, loopback)\n\n\
-             Every server up at once, each measured in turn, {rounds} rounds per connection \
-             count; req/s and mean pooled over the rounds, percentiles from the median round.\n",
-            self.threads, self.duration_s, self.warmup_s
+             Every server up at once, each measured in turn, {} per connection count; \
+             req/s and mean pooled over the rounds, percentiles from the median round.\n",
+            self.threads,
+            self.duration_s,
+            self.warmup_s,
+            times(rounds)
         );
         let _ = writeln!(
             out,
@@ -285,13 +288,13 @@ impl Many {
         );
         let _ = writeln!(
             out,
-            "\nEach side measured {} times per connection count, in turn; figures pooled over \
+            "\nEach side measured {} per connection count, in turn; figures pooled over \
              the rounds (p50 and p99: the median round). The mean latency is the connection \
              count over the requests per second (Little's law: each connection always has one \
-             request in flight), not wrk's own mean, which on these runs exceeds what its \
-             request count and duration allow (at one connection, 160,748 requests in 5.1 s \
-             leave 31.7 us each; wrk reported a 53 us mean).",
-            self.rounds
+             request in flight), not wrk's own mean, which can exceed what its request count \
+             and duration allow (once seen: 160,748 requests in 5.1 s at one connection leave \
+             31.7 us each, and wrk reported a 53 us mean).",
+            times(self.rounds)
         );
         let _ = writeln!(
             out,
@@ -389,6 +392,15 @@ impl Pooled {
     }
 }
 
+/// "once", "twice", "N times".
+fn times(n: usize) -> String {
+    match n {
+        1 => "once".to_string(),
+        2 => "twice".to_string(),
+        n => format!("{n} times"),
+    }
+}
+
 /// Mean latency in microseconds of a closed loop of `connections` at `rps` (Little's law).
 fn little_us(connections: u32, rps: f64) -> f64 {
     ratio(f64::from(connections) * 1e6, rps)
@@ -408,5 +420,17 @@ fn mark(x: Option<f64>, ok: impl Fn(f64) -> bool) -> String {
         Some(x) if ok(x) => format!("{x:.2} (met)"),
         Some(x) => format!("{x:.2} (NOT met)"),
         None => "n/a".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::times;
+
+    #[test]
+    fn counts_rounds_in_words() {
+        assert_eq!(times(1), "once");
+        assert_eq!(times(2), "twice");
+        assert_eq!(times(3), "3 times");
     }
 }
