@@ -84,7 +84,7 @@ struct Args {
     cache_memory_mb: Option<u64>,
     /// Measurements of each target (and of each side of the `many` scenario) at each
     /// connection count, taken in turn.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = at_least_one)]
     rounds: usize,
     /// The fdo binary (default: `fdo` next to this one).
     #[arg(long)]
@@ -193,7 +193,7 @@ fn main() -> anyhow::Result<()> {
         fdo_server = Some(server);
     }
     for &c in &args.connections {
-        for round in 0..args.rounds.max(1) {
+        for round in 0..args.rounds {
             for (target, load, pid) in &targets {
                 measure(&wrk, &mut report, target, c, round, load, Some(*pid))?;
             }
@@ -332,7 +332,7 @@ fn many(
     result.rss_called = memory(server.pid())?;
 
     for &c in &args.connections {
-        for round in 0..args.rounds.max(1) {
+        for round in 0..args.rounds {
             let one = wrk
                 .run(&rotate(&single, 1), c)
                 .with_context(|| format!("one function at {c} connections"))?;
@@ -564,6 +564,15 @@ fn loadavg() -> Option<f64> {
         .ok()
 }
 
+/// `--rounds`: a count of measurements, so zero is a mistake, not "one".
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -578,6 +587,14 @@ mod tests {
         wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
             .validate_all(&a)
             .expect("still a valid component");
+    }
+
+    #[test]
+    fn rounds_must_be_at_least_one() {
+        let parse = |r: &str| Args::try_parse_from(["fdo-load", "--rounds", r]);
+        assert_eq!(parse("3").unwrap().rounds, 3);
+        assert!(parse("0").is_err());
+        assert!(parse("x").is_err());
     }
 
     #[test]
