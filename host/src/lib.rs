@@ -5,17 +5,19 @@
 //! * [`runtime`]: fresh limited instances per call; RPC, typed exports and `wasi:http`.
 //! * [`loader`]: the compiled-code cache (memory, disk, compile) and `LoadResult`.
 //! * [`registry`]: functions, versions, history, keys and logs behind a storage trait.
-//! * [`functions`]: the three above put together; what the server calls.
+//! * [`functions`]: the three above put together behind one async API; all the server calls.
 //! * [`server`]: the HTTP API.
+//! * [`app`]: the composition root: builds all of the above from a configuration.
 #![deny(missing_docs)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
+pub mod deploy_dir;
 pub mod engine;
 pub mod functions;
 pub mod loader;
 pub mod metrics;
-pub mod quickstart;
 pub mod registry;
 pub mod runtime;
 pub mod server;

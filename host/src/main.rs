@@ -123,16 +123,16 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Checks the configuration and opens everything (storage, engine, cache, keys) before the
+/// port is bound: a host that cannot run never takes its address. Then serves until a signal.
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    config.check()?;
+    let listen = config.listen;
+    let app = fdo::app::App::open(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
-    let deploy_dir = config.deploy_dir.clone();
-    let app = fdo::server::App::build(config).await?;
-    if let Some(dir) = deploy_dir {
-        fdo::quickstart::deploy_dir(app.state(), &dir).await?;
-    }
     // Signals are caught from here on (before, the default action ends the process, and
     // nothing is in flight yet).
     let shutdown = shutdown_signal()?;

@@ -255,7 +255,7 @@ async fn evicted_components_are_let_go_and_reloaded_from_disk() {
         200
     );
     let host = &s.app.host;
-    let (entries, _) = host.loader().memory_usage().await;
+    let (entries, _) = s.loader.memory_usage().await;
     assert!(
         entries <= 1,
         "both components fit in 1 MiB; the test needs a smaller budget"
@@ -270,19 +270,19 @@ async fn evicted_components_are_let_go_and_reloaded_from_disk() {
     assert_eq!(s.invoke("hello", "main", json!({})).await.0, 200);
     let held = host.loaded_functions();
     assert!(held >= 1, "hello is loaded after a call");
-    host.loader().evict(&digest).await;
-    host.loader().memory_usage().await;
+    s.loader.evict(&digest).await;
+    s.loader.memory_usage().await;
     assert_eq!(
         host.loaded_functions(),
         held - 1,
         "hello was still held after its eviction"
     );
-    let disk_before = host.loader().stats().disk_hits.load(Relaxed);
+    let disk_before = s.loader.stats().disk_hits.load(Relaxed);
     assert_eq!(
         s.invoke("hello", "main", json!({"name": "again"})).await,
         (200, json!({"result": {"body": "Hello again!"}}))
     );
-    let disk_after = host.loader().stats().disk_hits.load(Relaxed);
+    let disk_after = s.loader.stats().disk_hits.load(Relaxed);
     assert_eq!(
         disk_after,
         disk_before + 1,

@@ -665,6 +665,40 @@ fn serve_config_precedence_is_flag_env_file_default() {
     assert!(dir.path().join("served").is_dir());
 }
 
+/// A host that cannot run never takes its address: bad settings and an unusable data directory
+/// are reported before the port is bound (here the port is taken, so a host that bound first
+/// would fail with "cannot listen" instead).
+#[test]
+fn serve_fails_on_bad_settings_before_binding() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let r = run(
+        &["serve", "--listen", &listen, "--data-dir", data, "--max-upload-mb", "0"],
+        &[],
+        None,
+    );
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("--max-upload-mb must be at least 1"), "{}", r.stderr);
+    assert!(!r.stderr.contains("cannot listen"), "{}", r.stderr);
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, "").unwrap();
+    let r = run(
+        &["serve", "--listen", &listen, "--data-dir", file.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("data directory"), "{}", r.stderr);
+    assert!(!r.stderr.contains("cannot listen"), "{}", r.stderr);
+    // With good settings, the taken port is what stops it.
+    let r = run(&["serve", "--listen", &listen, "--data-dir", data], &[], None);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("cannot listen"), "{}", r.stderr);
+}
+
 /// `examples/fdo.toml` (what the quickstart deploys) is valid and names built components, and
 /// the README's first commands work against it.
 #[test]

@@ -146,7 +146,7 @@ async fn metrics_count_known_traffic() {
     assert_eq!(get(&m, "fdo_cache_entries"), 2.0);
     assert!(get(&m, "fdo_cache_bytes") > 0.0);
     assert_eq!(get(&m, "fdo_instances_in_flight"), 0.0);
-    let degraded_engine = s.app.host.runtime().engine().degraded().is_some();
+    let degraded_engine = s.app.host.degraded_engine().is_some();
     assert_eq!(
         get(&m, "fdo_degraded_loads_total"),
         if degraded_engine { 2.0 } else { 0.0 }

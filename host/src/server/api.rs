@@ -11,51 +11,35 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use super::AppState;
 use super::body::{is_json, media_type, parse_json, read_limited};
 use super::error::ApiError;
 use super::extract::Path;
-use crate::functions::{Active, HostError, LoadInfo};
-use crate::loader::LoadError;
-use crate::metrics::Gauges;
-use crate::registry::{FunctionRecord, RegistryError, Resource, Timestamp, VersionRecord};
+use super::{AppState, Caller};
+use crate::functions::{Active, HostError, LoadInfo, Versions};
+use crate::registry::{FunctionRecord, Resource, Timestamp, VersionRecord};
 use crate::validate::{DeployMetadata, parse_deploy_metadata, validate_function_id};
 
 impl From<HostError> for ApiError {
     fn from(e: HostError) -> Self {
         match e {
-            HostError::Registry(r) => r.into(),
-            HostError::Load(LoadError::Invalid(m)) => ApiError::BadRequest {
+            HostError::NotFound { resource, id } => ApiError::NotFound {
+                resource: resource_name(resource),
+                id,
+            },
+            HostError::Conflict(message) => ApiError::Conflict {
+                message,
+                context: Value::Null,
+            },
+            HostError::Invalid(v) => ApiError::Validation(v),
+            HostError::InvalidComponent(m) => ApiError::BadRequest {
                 message: format!("Invalid component: {m}"),
                 context: Some(json!({ "field": "code" })),
             },
-            HostError::Load(LoadError::Prepare(p)) => ApiError::BadRequest {
-                message: format!("Invalid component: {p}"),
-                context: Some(json!({ "field": "code" })),
-            },
-            HostError::Load(e @ LoadError::Unavailable { .. }) => ApiError::Internal(e.into()),
             HostError::Unloadable { id, reason } => ApiError::Unavailable {
                 id,
                 message: reason,
             },
-            HostError::Task(m) => ApiError::Internal(anyhow::anyhow!(m)),
-        }
-    }
-}
-
-impl From<RegistryError> for ApiError {
-    fn from(e: RegistryError) -> Self {
-        match e {
-            RegistryError::NotFound { resource, id } => ApiError::NotFound {
-                resource: resource_name(resource),
-                id,
-            },
-            RegistryError::Conflict(message) => ApiError::Conflict {
-                message,
-                context: Value::Null,
-            },
-            RegistryError::Invalid(v) => ApiError::Validation(v),
-            other => ApiError::Internal(other.into()),
+            HostError::Internal(e) => ApiError::Internal(e),
         }
     }
 }
@@ -96,14 +80,7 @@ pub async fn health() -> Json<Value> {
 
 /// `GET /metrics`, Prometheus text format.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let loader = state.host.loader();
-    let (cache_entries, cache_bytes) = loader.memory_usage().await;
-    let gauges = Gauges {
-        cache_entries,
-        cache_bytes,
-        instances_in_flight: state.host.runtime().in_flight(),
-        logs_dropped: state.host.log_writer().stats().dropped,
-    };
+    let gauges = state.host.gauges().await;
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -301,10 +278,7 @@ async fn read_multipart(
 
 /// `GET /v1/api/functions`.
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
-    let registry = state.host.registry().clone();
-    let records = tokio::task::spawn_blocking(move || registry.list_functions())
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
+    let records = state.host.list().await?;
     Ok(Json(Value::Array(
         records
             .iter()
@@ -322,11 +296,7 @@ pub async fn info(
     match state.host.get(&id).await {
         Ok(active) => Ok(Json(info_json(&active))),
         Err(HostError::Unloadable { id, reason }) => {
-            let registry = state.host.registry().clone();
-            let owned = id.clone();
-            let record = tokio::task::spawn_blocking(move || registry.get_function(&owned))
-                .await
-                .map_err(|e| ApiError::Internal(e.into()))??;
+            let record = state.host.function(&id).await?;
             let mut m = metadata_json(&record, &record.active);
             m.insert("status".into(), json!("failed"));
             m.insert("degraded".into(), json!(true));
@@ -345,11 +315,9 @@ fn info_json(active: &Active) -> Value {
         m.insert("servedVersion".into(), json!(active.served.version));
     }
     load_json(&mut m, &active.load);
-    if let Some(typed) = Some(active.component.typed_exports()).filter(|t| !t.is_empty()) {
-        m.insert(
-            "exports".into(),
-            json!(typed.iter().map(|f| f.signature()).collect::<Vec<_>>()),
-        );
+    let exports = active.exports();
+    if !exports.is_empty() {
+        m.insert("exports".into(), json!(exports));
     }
     Value::Object(m)
 }
@@ -360,16 +328,11 @@ pub async fn versions(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     validate_function_id(&id)?;
-    let registry = state.host.registry().clone();
-    let (record, versions, history) = tokio::task::spawn_blocking(move || {
-        Ok::<_, RegistryError>((
-            registry.get_function(&id)?,
-            registry.list_versions(&id)?,
-            registry.history(&id)?,
-        ))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))??;
+    let Versions {
+        record,
+        versions,
+        history,
+    } = state.host.versions(&id).await?;
     let versions: Vec<Value> = versions
         .iter()
         .map(|v| {
@@ -432,16 +395,12 @@ pub async fn delete(
 ) -> Result<Json<Value>, ApiError> {
     validate_function_id(&id)?;
     state.host.delete(&id).await?;
-    state.metrics.forget(&id);
     Ok(Json(json!({ "status": "deleted", "id": id })))
 }
 
 /// `GET /v1/api/keys`.
 pub async fn list_keys(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
-    let registry = state.host.registry().clone();
-    let keys = tokio::task::spawn_blocking(move || registry.list_keys())
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
+    let keys = state.host.list_keys().await?;
     let now = Timestamp::now();
     let keys: Vec<Value> = keys
         .iter()
@@ -457,6 +416,7 @@ pub async fn list_keys(State(state): State<Arc<AppState>>) -> Result<Json<Value>
 /// `POST /v1/api/keys` with `{"name", "expiresAt"?}`: the key is in this answer only.
 pub async fn create_key(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -499,10 +459,8 @@ pub async fn create_key(
         )
         .into());
     }
-    let registry = state.host.registry().clone();
-    let created = tokio::task::spawn_blocking(move || registry.create_key(&name, expires_at))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
+    let created = state.host.create_key(&name, expires_at).await?;
+    tracing::info!(key = %created.record.id, by = %caller, "API key created");
     let mut v = serde_json::to_value(&created.record).unwrap_or(Value::Null);
     v["key"] = json!(created.key);
     Ok((StatusCode::CREATED, Json(v)).into_response())
@@ -511,13 +469,11 @@ pub async fn create_key(
 /// `DELETE /v1/api/keys/:id`: revokes at once on this host.
 pub async fn revoke_key(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
     Path(key_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let registry = state.host.registry().clone();
-    let record = tokio::task::spawn_blocking(move || registry.revoke_key(&key_id))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
-    state.keys.clear();
+    let record = state.host.revoke_key(&key_id).await?;
+    tracing::info!(key = %record.id, by = %caller, "API key revoked");
     let mut v = serde_json::to_value(&record).unwrap_or(Value::Null);
     v["status"] = json!("revoked");
     Ok(Json(v))

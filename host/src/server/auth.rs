@@ -1,47 +1,36 @@
-//! The gate every protected request passes: the per-IP rate limit, then the `X-API-Key` check.
+//! The gate every protected request passes: the per-IP rate limit, then the `X-API-Key`
+//! check, which yields the [`Principal`] the request acts for ([`Caller`]).
 //!
-//! Keys are verified by the registry (hashed, constant-time, expiry and revocation honoured);
-//! the configured `FDO_API_KEY` is compared in constant time too. A verified key is cached for
-//! a few seconds so the hot path does not hit the database on every call; revocation therefore
-//! takes effect within [`KEY_CACHE_TTL`].
+//! Keys are checked by [`FunctionHost::authenticate`](crate::functions::FunctionHost::authenticate)
+//! (the host key, stored keys, a short cache: see `functions/access.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use dashmap::DashMap;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
-use super::ratelimit::Decision;
-use crate::registry::AuthError;
+use super::ratelimit::{Decision, Scope, admit_one};
+use crate::functions::access::{AccessError, Principal};
 
-/// How long a verified key is trusted without asking the registry again.
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Who an admitted request acts for; an extractor for the handlers behind the gate.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Arc<Principal>);
 
-/// Verified keys, by the sha256 of the presented value (never the key itself), with the time
-/// they were verified and the key's expiry.
-#[derive(Default)]
-pub struct KeyCache {
-    entries: DashMap<[u8; 32], (Instant, Option<i64>), crate::FastHash>,
-}
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
 
-impl KeyCache {
-    fn fresh(&self, hash: &[u8; 32], now_ms: i64) -> bool {
-        self.entries
-            .get(hash)
-            .is_some_and(|e| e.0.elapsed() < KEY_CACHE_TTL && e.1.is_none_or(|exp| now_ms < exp))
-    }
-
-    /// Forgets every cached key (after a revocation through this host).
-    pub fn clear(&self) {
-        self.entries.clear();
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(ApiError::MissingKey)
     }
 }
 
@@ -49,11 +38,12 @@ impl KeyCache {
 pub async fn gate(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     match admit(&state, peer, request.headers()).await {
-        Ok(decision) => {
+        Ok((caller, decision)) => {
+            request.extensions_mut().insert(Caller(caller));
             let mut response = next.run(request).await;
             annotate(&mut response, decision);
             response
@@ -62,32 +52,29 @@ pub async fn gate(
     }
 }
 
-/// The gate's checks: the per-IP rate limit, then the key. `Ok` carries the rate-limit
-/// decision for [`annotate`]; `Err` is the answer to send instead of handling the request.
+/// The gate's checks: the per-IP rate limit, then the key. `Ok` carries who the request acts
+/// for and the rate-limit decision for [`annotate`]; `Err` is the answer to send instead of
+/// handling the request.
 pub(super) async fn admit(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
-) -> Result<Option<Decision>, Response> {
+) -> Result<(Arc<Principal>, Option<Decision>), Response> {
     let decision = if state.ip_limiter.enabled() {
-        let d = state.ip_limiter.check(&peer.ip().to_string());
-        if !d.allowed {
-            state.metrics.rate_limited("ip");
-            return Err(ApiError::RateLimited {
-                scope: "ip",
-                retry_after: d.retry_after_s,
-                reset_at: d.reset_at_ms,
-            }
-            .into_response());
-        }
-        Some(d)
+        let key = peer.ip().to_string();
+        Some(admit_one(&state.ip_limiter, Scope::Ip, &key, &state.metrics).map_err(IntoResponse::into_response)?)
     } else {
         None
     };
-    authenticate(state, headers.get("x-api-key"))
+    let presented = headers
+        .get("x-api-key")
+        .map_or(&[][..], HeaderValue::as_bytes);
+    let caller = state
+        .host
+        .authenticate(presented)
         .await
-        .map_err(IntoResponse::into_response)?;
-    Ok(decision)
+        .map_err(|e| ApiError::from(e).into_response())?;
+    Ok((caller, decision))
 }
 
 /// Adds the per-IP rate-limit headers to an admitted request's answer.
@@ -103,41 +90,14 @@ pub(super) fn annotate(response: &mut Response, decision: Option<Decision>) {
     }
 }
 
-async fn authenticate(state: &AppState, presented: Option<&HeaderValue>) -> Result<(), ApiError> {
-    let Some(raw) = presented
-        .map(HeaderValue::as_bytes)
-        .filter(|v| !v.is_empty())
-    else {
-        return Err(ApiError::MissingKey);
-    };
-    if let Some(configured) = &state.config.api_key
-        && bool::from(configured.as_bytes().ct_eq(raw))
-    {
-        return Ok(());
-    }
-    let Ok(text) = std::str::from_utf8(raw) else {
-        return Err(ApiError::InvalidKey);
-    };
-    let hash: [u8; 32] = Sha256::digest(raw).into();
-    let now_ms = crate::registry::Timestamp::now().as_millis();
-    if state.keys.fresh(&hash, now_ms) {
-        return Ok(());
-    }
-    let registry = state.host.registry().clone();
-    let owned = text.to_owned();
-    let verified = tokio::task::spawn_blocking(move || registry.verify_key(Some(&owned)))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("key check task failed: {e}")))?;
-    match verified {
-        Ok(info) => {
-            let expires = info.expires_at.map(|t| t.as_millis());
-            state.keys.entries.insert(hash, (Instant::now(), expires));
-            Ok(())
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Missing => ApiError::MissingKey,
+            AccessError::Invalid => ApiError::InvalidKey,
+            AccessError::Unavailable(reason) => {
+                ApiError::Internal(anyhow::anyhow!("verifying an API key: {reason}"))
+            }
         }
-        Err(AuthError::Missing) => Err(ApiError::MissingKey),
-        Err(AuthError::Invalid) => Err(ApiError::InvalidKey),
-        Err(AuthError::Unavailable(e)) => Err(ApiError::Internal(
-            anyhow::Error::new(e).context("verifying an API key"),
-        )),
     }
 }

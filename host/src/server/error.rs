@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::runtime::InvokeError;
+use crate::functions::InvokeError;
 use crate::validate::ValidationError;
 
 /// The error codes of the API. The first five are the reference's; the rest name statuses the

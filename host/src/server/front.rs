@@ -60,7 +60,7 @@ impl Service<Request> for Front {
             let peer = self.peer;
             return Box::pin(async move {
                 let mut response = match auth::admit(&state, peer, request.headers()).await {
-                    Ok(decision) => {
+                    Ok((_caller, decision)) => {
                         let mut response = invoke::invoke_function(state, id, request).await;
                         auth::annotate(&mut response, decision);
                         response

@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -20,8 +19,11 @@ use super::AppState;
 use super::body::{check_json_body, parse_json, read_limited};
 use super::error::ApiError;
 use super::extract::Path;
+use super::ratelimit::{Scope, admit_one};
+use crate::functions::Active;
+use crate::functions::observe::CallContext;
 use crate::registry::{LevelFilter, LogLevel, LogQuery, Timestamp};
-use crate::runtime::{ComponentKind, InvokeError};
+use crate::functions::ComponentKind;
 use crate::validate::{ValidationError, validate_function_id};
 
 /// Marks a response produced by a guest, which keeps its own headers as they are.
@@ -86,21 +88,18 @@ async fn dispatch(
 ) -> Result<Response, ApiError> {
     validate_function_id(&id)?;
     if state.function_limiter.enabled() {
-        let d = state.function_limiter.check(&id);
-        if !d.allowed {
-            state.metrics.rate_limited("function");
-            return Err(ApiError::RateLimited {
-                scope: "function",
-                retry_after: d.retry_after_s,
-                reset_at: d.reset_at_ms,
-            });
-        }
+        admit_one(
+            &state.function_limiter,
+            Scope::Function,
+            &id,
+            &state.metrics,
+        )?;
     }
-    let rid = request_id(&request);
-    tracing::Span::current().record("request_id", rid.as_str());
+    let context = CallContext::http(request_id(&request));
+    tracing::Span::current().record("request_id", context.request_id.as_str());
     let active = state.host.get(&id).await?;
     if active.kind() == ComponentKind::Http {
-        return pass_through(state, active, rest, rid, request).await;
+        return pass_through(state, active, rest, context, request).await;
     }
     if let Some(rest) = rest {
         return Err(ApiError::RouteNotFound(format!(
@@ -116,25 +115,10 @@ async fn dispatch(
     let (parts, body) = request.into_parts();
     let raw = read_limited(&parts.headers, body, state.config.max_upload_mb << 20).await?;
     let (method, params) = invoke_body(&parts.headers, &raw)?;
-    let invocation = state.host.invoke(&id, &method, params, &rid).await?;
-    let outcome = invocation.outcome;
-    let label = outcome
-        .result
-        .as_ref()
-        .map_or_else(|e| e.kind(), |_| "success");
-    state.metrics.invocation(
-        &id,
-        &invocation.version,
-        label,
-        outcome.elapsed.as_secs_f64(),
-    );
-    tracing::info!(
-        version = %invocation.version,
-        method = %method,
-        outcome = label,
-        duration_ms = outcome.elapsed.as_secs_f64() * 1000.0,
-        "invocation"
-    );
+    let outcome = state
+        .host
+        .invoke(&active, &method, params, &context)
+        .await;
     let mut response = match outcome.result {
         // The guest's JSON goes out as it came (validated, not re-serialized).
         Ok(result) => {
@@ -145,13 +129,9 @@ async fn dispatch(
             let json = HeaderValue::from_static("application/json");
             (StatusCode::OK, [(header::CONTENT_TYPE, json)], body).into_response()
         }
-        Err(error) => ApiError::Invocation {
-            id: id.clone(),
-            error,
-        }
-        .into_response(),
+        Err(error) => ApiError::Invocation { id, error }.into_response(),
     };
-    set_call_headers(&mut response, &rid, &invocation.version);
+    set_call_headers(&mut response, &context.request_id, &active.served.version);
     Ok(response)
 }
 
@@ -217,9 +197,9 @@ fn set_call_headers(response: &mut Response, rid: &str, version: &str) {
 
 async fn pass_through(
     state: Arc<AppState>,
-    active: Arc<crate::functions::Active>,
+    active: Arc<Active>,
     rest: Option<String>,
-    rid: String,
+    context: CallContext,
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
@@ -242,37 +222,11 @@ async fn pass_through(
         .build()
         .map_err(|e| ApiError::bad_request(format!("invalid request URI: {e}")))?;
     let limit = usize::try_from(state.config.max_upload_mb << 20).unwrap_or(usize::MAX);
-    let body = http_body_util::Limited::new(body, limit)
-        .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
-        .boxed_unsync();
-    let request = http::Request::from_parts(parts, body);
+    let request = Request::from_parts(parts, http_body_util::Limited::new(body, limit));
     let version = active.served.version.clone();
     let function = active.record.id.clone();
-    let mut call = state.host.invoke_http(active, request, rid.clone()).await;
-    let completion = std::mem::replace(&mut call.completion, Box::pin(std::future::pending()));
-    let metrics_state = state.clone();
-    let (f2, v2) = (function.clone(), version.clone());
-    tokio::spawn(
-        async move {
-            let outcome = completion.await;
-            let label = outcome
-                .result
-                .as_ref()
-                .map_or_else(InvokeError::kind, |_| "success");
-            metrics_state
-                .metrics
-                .invocation(&f2, &v2, label, outcome.elapsed.as_secs_f64());
-            tracing::info!(
-                version = %v2,
-                method = "http",
-                outcome = label,
-                duration_ms = outcome.elapsed.as_secs_f64() * 1000.0,
-                "invocation"
-            );
-        }
-        .in_current_span(),
-    );
-    let mut response = match call.response {
+    let request_id = context.request_id.clone();
+    let mut response = match state.host.invoke_http(active, request, context).await {
         Ok(resp) => {
             let mut r = resp.map(Body::new);
             r.extensions_mut().insert(GuestResponse);
@@ -284,7 +238,7 @@ async fn pass_through(
         }
         .into_response(),
     };
-    set_call_headers(&mut response, &rid, &version);
+    set_call_headers(&mut response, &request_id, &version);
     Ok(response)
 }
 
@@ -344,15 +298,7 @@ pub async fn logs(
             }
         },
     };
-    let registry = state.host.registry().clone();
-    let writer = state.host.log_writer().clone();
-    let records = tokio::task::spawn_blocking(move || {
-        // Entries of calls that already answered are queued: make them visible.
-        let _ = writer.flush();
-        registry.logs(&query)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))??;
+    let records = state.host.logs(query).await?;
     let logs: Vec<Value> = records
         .iter()
         .map(|r| serde_json::to_value(&r.entry).unwrap_or(Value::Null))

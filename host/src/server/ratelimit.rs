@@ -10,6 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dashmap::DashMap;
 
+use super::error::ApiError;
+use crate::metrics::Metrics;
+
 /// The window length.
 pub const WINDOW: Duration = Duration::from_secs(60);
 
@@ -68,6 +71,45 @@ pub struct Decision {
     pub reset_at_ms: u64,
     /// Whole seconds until then (at least 1 when refused).
     pub retry_after_s: u64,
+}
+
+/// What a limiter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Requests per client IP.
+    Ip,
+    /// Invocations per function.
+    Function,
+}
+
+impl Scope {
+    /// The metrics label and the word in a refusal's message.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ip => "ip",
+            Scope::Function => "function",
+        }
+    }
+}
+
+/// Counts one request for `key` on `limiter`: its decision, or the 429 to answer (counted in
+/// `fdo_rate_limited_total`).
+pub(super) fn admit_one(
+    limiter: &RateLimiter,
+    scope: Scope,
+    key: &str,
+    metrics: &Metrics,
+) -> Result<Decision, ApiError> {
+    let d = limiter.check(key);
+    if d.allowed {
+        return Ok(d);
+    }
+    metrics.rate_limited(scope.as_str());
+    Err(ApiError::RateLimited {
+        scope: scope.as_str(),
+        retry_after: d.retry_after_s,
+        reset_at: d.reset_at_ms,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]

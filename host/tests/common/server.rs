@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use fdo::config::ServeConfig;
-use fdo::server::App;
+use fdo::app::App;
 use fdo::server::ratelimit::ManualClock;
 use serde_json::{Value, json};
 
@@ -18,6 +18,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub clock: Arc<ManualClock>,
     pub app: Arc<fdo::server::AppState>,
+    /// The compiled-code cache of the host.
+    pub loader: Arc<fdo::loader::Loader>,
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -47,10 +49,11 @@ impl TestServer {
     pub async fn start_with(config: ServeConfig) -> Self {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
         let data_dir = config.data_dir.clone();
-        let app = App::build_with_clock(config, clock.clone())
+        let app = App::open_with_clock(config, clock.clone())
             .await
             .expect("app builds");
         let state = app.state().clone();
+        let loader = app.loader().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -63,6 +66,7 @@ impl TestServer {
             addr,
             clock,
             app: state,
+            loader,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             task: Some(task),

@@ -1,27 +1,39 @@
-//! `FunctionHost`: the registry, the loader and the runtime put together. It is what the HTTP
-//! server calls, and it knows nothing of HTTP.
+//! `FunctionHost`: the registry, the loader and the runtime put together, behind one async
+//! API. It is all the HTTP server talks to (functions, versions, calls, keys, logs, stats), and
+//! it knows nothing of HTTP routes; the server knows nothing of the storage, the loader or
+//! wasmtime. `app.rs` builds it.
 //!
 //! The hot path (an invocation) never touches the database: the active version of each function
 //! is kept here, loaded, with its call spec; deploys, rollbacks and deletes replace or drop it.
-//! Blocking registry calls run on the blocking pool.
+//! A verified API key is cached ([`access`]). Blocking registry calls run on the blocking pool.
+//! Every finished call is reported once to the host's [`CallObserver`]s ([`observe`]): its
+//! logs, metrics and tracing.
+
+pub mod access;
+pub mod observe;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use dashmap::DashMap;
+use http_body_util::BodyExt as _;
 use serde_json::value::RawValue;
+use tracing::Instrument as _;
 
 use crate::FastHash;
 use crate::loader::{LoadError, LoadResult, LoadTier, Loader};
+use crate::metrics::Gauges;
 use crate::registry::{
-    Digest, FunctionRecord, LogEntry, LogLevel, LogOutcome, LogWriter, Registry, RegistryError,
-    Timestamp, VersionRecord,
+    ApiKeyRecord, AuthError, CreatedKey, Digest, FunctionRecord, HistoryEntry, LogEntry, LogLevel,
+    LogQuery, LogRecord, LogWriter, Registry, RegistryError, Resource, Timestamp, VersionRecord,
 };
-use crate::runtime::{
-    CallOutcome, CallOutput, CallSpec, ComponentKind, HttpCall, InvokeError, Limits,
-    LoadedComponent, Runtime,
-};
-use crate::validate::{AllowedHost, DeployMetadata};
+use crate::runtime::{CallOutcome, CallSpec, Limits, LoadedComponent, Runtime};
+use crate::validate::{AllowedHost, DeployMetadata, ValidationError};
+use access::{AccessError, HostKey, KeyCache, Principal};
+use observe::{CallContext, CallObserver, FinishedCall, LogRecorder, Observers};
+
+pub use crate::runtime::{ComponentKind, InvokeError};
 
 /// How the active version of a function was loaded (the API's load fields).
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +70,7 @@ pub struct Active {
     /// The version served: the active one, or an earlier one when it failed to load.
     pub served: VersionRecord,
     /// The compiled component.
-    pub component: Arc<LoadedComponent>,
+    component: Arc<LoadedComponent>,
     /// Limits, environment and allow-list for calls.
     pub spec: CallSpec,
     /// How it was loaded.
@@ -72,17 +84,37 @@ impl Active {
     pub fn kind(&self) -> ComponentKind {
         self.component.kind()
     }
+
+    /// The signatures of the component's typed exports (empty for RPC and HTTP components).
+    pub fn exports(&self) -> Vec<String> {
+        self.component
+            .typed_exports()
+            .iter()
+            .map(|f| f.signature())
+            .collect()
+    }
 }
 
 /// Why a host operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    /// From the registry (not found, conflict, invalid, storage).
+    /// The function, version or key does not exist.
+    #[error("{} not found: {id}", resource.as_str())]
+    NotFound {
+        /// What was looked up.
+        resource: Resource,
+        /// Its id (`function@version` for versions).
+        id: String,
+    },
+    /// The write contradicts what is stored (a version exists with other code or metadata).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The input breaks a validation rule.
     #[error(transparent)]
-    Registry(#[from] RegistryError),
+    Invalid(#[from] ValidationError),
     /// The component is not valid or cannot run here.
-    #[error(transparent)]
-    Load(#[from] LoadError),
+    #[error("invalid component: {0}")]
+    InvalidComponent(String),
     /// No version of the function could be loaded.
     #[error("function {id} cannot be loaded: {reason}")]
     Unloadable {
@@ -91,9 +123,30 @@ pub enum HostError {
         /// Why (each version tried).
         reason: String,
     },
-    /// A blocking task failed.
-    #[error("internal task failed: {0}")]
-    Task(String),
+    /// A fault of the host: storage, a component's bytes unreadable, a failed task.
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl From<RegistryError> for HostError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::NotFound { resource, id } => HostError::NotFound { resource, id },
+            RegistryError::Conflict(message) => HostError::Conflict(message),
+            RegistryError::Invalid(v) => HostError::Invalid(v),
+            other => HostError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<LoadError> for HostError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Invalid(m) => HostError::InvalidComponent(m),
+            LoadError::Prepare(p) => HostError::InvalidComponent(p.to_string()),
+            e @ LoadError::Unavailable { .. } => HostError::Internal(e.into()),
+        }
+    }
 }
 
 /// What [`FunctionHost::deploy`] did.
@@ -111,19 +164,32 @@ pub struct Deployed {
     pub kind: ComponentKind,
 }
 
-/// A finished RPC or typed call, with the request id its logs carry.
+/// A function's versions and deployment history (`GET .../versions`).
 #[derive(Debug)]
-pub struct Invocation {
-    /// The version that ran.
-    pub version: String,
-    /// The outcome.
-    pub outcome: CallOutcome<Box<RawValue>>,
+pub struct Versions {
+    /// The function and its active version.
+    pub record: Arc<FunctionRecord>,
+    /// Every version, in deploy order.
+    pub versions: Vec<VersionRecord>,
+    /// Deploys and rollbacks, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// The body of a `wasi:http` handler's response.
+pub type ResponseBody =
+    http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// What the host is built with besides its parts.
+#[derive(Debug, Clone, Default)]
+pub struct HostOptions {
+    /// A key that is always valid (`FDO_API_KEY`).
+    pub api_key: Option<String>,
 }
 
 /// The host's functions: deploy, load, call, roll back, delete.
 pub struct FunctionHost {
     registry: Arc<dyn Registry>,
-    loader: Loader,
+    loader: Arc<Loader>,
     runtime: Arc<Runtime>,
     logs: LogWriter,
     /// The loaded active version of each function called or deployed since it was last
@@ -134,11 +200,23 @@ pub struct FunctionHost {
     /// put what it read into `active` afterwards (it could resurrect a deleted function or
     /// hide a new version), so `get` caches only when no change happened meanwhile.
     generation: std::sync::atomic::AtomicU64,
+    /// Told about every finished call, in order (the log recorder first).
+    observers: Observers,
+    /// `FDO_API_KEY`.
+    host_key: HostKey,
+    /// Keys verified recently.
+    keys: KeyCache,
 }
 
 impl FunctionHost {
-    /// Puts the parts together.
-    pub fn new(registry: Arc<dyn Registry>, loader: Loader) -> Self {
+    /// Puts the parts together. Every finished call is recorded in the function's logs, then
+    /// reported to `observers` in order.
+    pub fn new(
+        registry: Arc<dyn Registry>,
+        loader: Arc<Loader>,
+        options: HostOptions,
+        observers: Vec<Arc<dyn CallObserver>>,
+    ) -> Self {
         let runtime = loader.runtime().clone();
         let logs = registry.log_writer();
         let active: Arc<DashMap<String, Arc<Active>, FastHash>> = Arc::default();
@@ -148,6 +226,7 @@ impl FunctionHost {
                 active.retain(|_, a| a.served.component.digest != digest);
             }
         }));
+        let recorder: Arc<dyn CallObserver> = Arc::new(LogRecorder { logs: logs.clone() });
         Self {
             registry,
             loader,
@@ -155,22 +234,10 @@ impl FunctionHost {
             logs,
             active,
             generation: std::sync::atomic::AtomicU64::new(0),
+            observers: std::iter::once(recorder).chain(observers).collect(),
+            host_key: HostKey::new(options.api_key),
+            keys: KeyCache::default(),
         }
-    }
-
-    /// The registry.
-    pub fn registry(&self) -> &Arc<dyn Registry> {
-        &self.registry
-    }
-
-    /// The loader.
-    pub fn loader(&self) -> &Loader {
-        &self.loader
-    }
-
-    /// The runtime.
-    pub fn runtime(&self) -> &Arc<Runtime> {
-        &self.runtime
     }
 
     /// Functions whose active version is held loaded right now (each one's component is in
@@ -179,9 +246,31 @@ impl FunctionHost {
         self.active.len()
     }
 
-    /// The log writer.
-    pub fn log_writer(&self) -> &LogWriter {
-        &self.logs
+    /// Why the engine runs degraded (on-demand allocation instead of the pooling allocator),
+    /// if it does.
+    pub fn degraded_engine(&self) -> Option<&str> {
+        self.runtime.engine().degraded()
+    }
+
+    /// The gauges `/metrics` reports: the compiled-code cache, instances in flight, dropped
+    /// log entries.
+    pub async fn gauges(&self) -> Gauges {
+        let (cache_entries, cache_bytes) = self.loader.memory_usage().await;
+        Gauges {
+            cache_entries,
+            cache_bytes,
+            instances_in_flight: self.runtime.in_flight(),
+            logs_dropped: self.logs.stats().dropped,
+        }
+    }
+
+    /// Writes out every queued log entry (at shutdown).
+    pub async fn flush_logs(&self) -> Result<(), HostError> {
+        let writer = self.logs.clone();
+        tokio::task::spawn_blocking(move || writer.flush())
+            .await
+            .map_err(|e| HostError::Internal(e.into()))?
+            .map_err(HostError::from)
     }
 
     async fn blocking<T: Send + 'static>(
@@ -191,7 +280,7 @@ impl FunctionHost {
         let registry = self.registry.clone();
         tokio::task::spawn_blocking(move || f(registry.as_ref()))
             .await
-            .map_err(|e| HostError::Task(e.to_string()))?
+            .map_err(|e| HostError::Internal(anyhow::anyhow!("storage task failed: {e}")))?
             .map_err(HostError::from)
     }
 
@@ -202,7 +291,7 @@ impl FunctionHost {
         metadata: DeployMetadata,
         bytes: Vec<u8>,
     ) -> Result<Deployed, HostError> {
-        metadata.validate().map_err(RegistryError::from)?;
+        metadata.validate()?;
         let bytes = Arc::new(bytes);
         let loaded = self.loader.compile_new(bytes.clone()).await?;
         let outcome = self.blocking(move |r| r.deploy(metadata, &bytes)).await?;
@@ -409,129 +498,81 @@ impl FunctionHost {
         }
     }
 
-    /// Calls `method` with `params` on the function's served version, and records its logs.
+    /// Calls `method` with `params` on `active` (what [`FunctionHost::get`] answered: the
+    /// version that runs is the one the caller saw, whatever is deployed meanwhile) and
+    /// reports the call to the observers.
     pub async fn invoke(
         &self,
-        id: &str,
+        active: &Active,
         method: &str,
         params: &RawValue,
-        request_id: &str,
-    ) -> Result<Invocation, HostError> {
-        let active = self.get(id).await?;
+        context: &CallContext,
+    ) -> CallOutcome<Box<RawValue>> {
         let outcome = self
             .runtime
             .call(&active.component, &active.spec, method, params)
             .await;
-        self.record_call(
-            &active,
-            request_id,
+        self.finished(&FinishedCall {
+            function: active,
+            context,
             method,
-            &outcome.result.as_ref().map(|_| ()).map_err(Clone::clone),
-            &outcome.output,
-            outcome.elapsed,
-        );
-        Ok(Invocation {
-            version: active.served.version.clone(),
-            outcome,
-        })
+            result: outcome.result.as_ref().map(|_| ()),
+            output: &outcome.output,
+            elapsed: outcome.elapsed,
+        });
+        outcome
     }
 
-    /// Passes an HTTP request to the function's handler. Logs are recorded when the guest is
-    /// done (its body may still be streaming when this returns).
-    pub async fn invoke_http(
+    /// Passes an HTTP request to `active`'s `wasi:http` handler; `request`'s URI is what the
+    /// guest sees. The answer is the guest's response (its body may still be streaming); the
+    /// call is reported to the observers when the guest is done, in the current span.
+    pub async fn invoke_http<B>(
         self: &Arc<Self>,
         active: Arc<Active>,
-        request: http::Request<wasmtime_wasi_http::p2::body::HyperIncomingBody>,
-        request_id: String,
-    ) -> HttpCall {
-        let mut call = self
+        request: http::Request<B>,
+        context: CallContext,
+    ) -> Result<http::Response<ResponseBody>, InvokeError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::fmt::Display,
+    {
+        let request = request.map(|body| {
+            body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+                .boxed_unsync()
+        });
+        let call = self
             .runtime
             .handle_http(active.component.clone(), &active.spec, request)
             .await;
         let host = self.clone();
-        let completion = std::mem::replace(&mut call.completion, Box::pin(std::future::pending()));
-        let method = "http".to_owned();
-        let wrapped = async move {
-            let outcome = completion.await;
-            host.record_call(
-                &active,
-                &request_id,
-                &method,
-                &outcome.result,
-                &outcome.output,
-                outcome.elapsed,
-            );
-            outcome
-        };
-        call.completion = Box::pin(wrapped);
-        call
+        let completion = call.completion;
+        tokio::spawn(
+            async move {
+                let outcome = completion.await;
+                host.finished(&FinishedCall {
+                    function: &active,
+                    context: &context,
+                    method: "http",
+                    result: outcome.result.as_ref().copied(),
+                    output: &outcome.output,
+                    elapsed: outcome.elapsed,
+                });
+            }
+            .in_current_span(),
+        );
+        call.response.map(|response| {
+            response.map(|body| {
+                body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+                    .boxed_unsync()
+            })
+        })
     }
 
-    fn record_call(
-        &self,
-        active: &Active,
-        request_id: &str,
-        method: &str,
-        result: &Result<(), InvokeError>,
-        output: &CallOutput,
-        elapsed: std::time::Duration,
-    ) {
-        let id = active.record.id.as_str();
-        let version = &active.served.version;
-        let now = Timestamp::now();
-        let entry = |level: LogLevel, message: String| LogEntry {
-            function_id: id.to_owned(),
-            timestamp: now,
-            level,
-            message: scrub(&message, &active.secret_values),
-            request_id: Some(request_id.to_owned()),
-            version: Some(version.clone()),
-            duration_ms: None,
-            outcome: None,
-        };
-        for line in output.lines() {
-            let level = match line.level {
-                crate::runtime::LogLevel::Trace | crate::runtime::LogLevel::Debug => {
-                    LogLevel::Debug
-                }
-                crate::runtime::LogLevel::Info => LogLevel::Info,
-                crate::runtime::LogLevel::Warn => LogLevel::Warn,
-                crate::runtime::LogLevel::Error => LogLevel::Error,
-            };
-            self.logs.push(entry(level, line.message));
+    /// Tells every observer about a finished call.
+    fn finished(&self, call: &FinishedCall<'_>) {
+        for observer in &self.observers {
+            observer.call_finished(call);
         }
-        if output.truncated {
-            self.logs.push(entry(
-                LogLevel::Warn,
-                "guest output truncated at the per-call cap".into(),
-            ));
-        }
-        let millis = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-        let (level, outcome, message) = match result {
-            Ok(()) => (
-                LogLevel::Info,
-                LogOutcome::Success,
-                format!("{method} succeeded in {millis} ms"),
-            ),
-            Err(e) => {
-                let outcome = match e {
-                    InvokeError::Timeout(_) => LogOutcome::Timeout,
-                    InvokeError::MemoryLimit(_) => LogOutcome::MemoryLimit,
-                    e if e.is_client_error() => LogOutcome::Rejected,
-                    InvokeError::Busy(_) => LogOutcome::Rejected,
-                    _ => LogOutcome::Error,
-                };
-                (
-                    LogLevel::Error,
-                    outcome,
-                    format!("{method} failed after {millis} ms: {e}"),
-                )
-            }
-        };
-        let mut summary = entry(level, message);
-        summary.duration_ms = Some(millis);
-        summary.outcome = Some(outcome);
-        self.logs.push(summary);
     }
 
     /// Makes `version` active again; the loaded state follows.
@@ -565,7 +606,11 @@ impl FunctionHost {
         // the cache's LRU policy evicts it.
         self.changed(id);
         self.runtime.forget(id);
-        outcome.map(|_| ())
+        outcome?;
+        for observer in &self.observers {
+            observer.function_deleted(id);
+        }
+        Ok(())
     }
 
     /// Loads every function's active version (start-up warm-up): the first call after a
@@ -593,9 +638,112 @@ impl FunctionHost {
         warmed
     }
 
-    /// Reads a component's bytes from storage.
-    pub async fn component_bytes(&self, digest: Digest) -> Result<Vec<u8>, HostError> {
-        self.blocking(move |r| r.read_component(&digest)).await
+    /// Every function with its active version, ordered by id.
+    pub async fn list(&self) -> Result<Vec<Arc<FunctionRecord>>, HostError> {
+        self.blocking(|r| r.list_functions()).await
+    }
+
+    /// The function and its active version, as stored.
+    pub async fn function(&self, id: &str) -> Result<Arc<FunctionRecord>, HostError> {
+        let id = id.to_owned();
+        self.blocking(move |r| r.get_function(&id)).await
+    }
+
+    /// Every version of the function and its deployment history.
+    pub async fn versions(&self, id: &str) -> Result<Versions, HostError> {
+        let id = id.to_owned();
+        self.blocking(move |r| {
+            Ok(Versions {
+                record: r.get_function(&id)?,
+                versions: r.list_versions(&id)?,
+                history: r.history(&id)?,
+            })
+        })
+        .await
+    }
+
+    /// The function's stored log entries; entries of calls that already answered are written
+    /// out first, so they are always seen.
+    pub async fn logs(&self, query: LogQuery) -> Result<Vec<LogRecord>, HostError> {
+        let writer = self.logs.clone();
+        self.blocking(move |r| {
+            if let Err(e) = writer.flush() {
+                tracing::warn!(error = %e, "flushing queued log entries before a query failed");
+            }
+            r.logs(&query)
+        })
+        .await
+    }
+
+    /// Creates an API key; its plaintext is in the answer and nowhere else.
+    pub async fn create_key(
+        &self,
+        name: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<CreatedKey, HostError> {
+        let name = name.to_owned();
+        self.blocking(move |r| r.create_key(&name, expires_at)).await
+    }
+
+    /// Every API key (active, expired and revoked), oldest first.
+    pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, HostError> {
+        self.blocking(|r| r.list_keys()).await
+    }
+
+    /// Revokes a key: from now on on this host (other hosts on the same storage within
+    /// [`access::KEY_CACHE_TTL`]).
+    pub async fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord, HostError> {
+        let id = id.to_owned();
+        let revoked = self.blocking(move |r| r.revoke_key(&id)).await?;
+        self.keys.clear();
+        Ok(revoked)
+    }
+
+    /// Creates a key named `admin` when the registry has none and no host key is configured
+    /// (a first start): the new key, to show once.
+    pub async fn ensure_admin_key(&self) -> Result<Option<CreatedKey>, HostError> {
+        if self.host_key.is_set() || !self.list_keys().await?.is_empty() {
+            return Ok(None);
+        }
+        self.create_key("admin", None).await.map(Some)
+    }
+
+    /// Who `presented` (an `X-API-Key` value) stands for: the host key, or a stored key that
+    /// is neither revoked nor expired. Answered from memory for a key verified in the last
+    /// [`access::KEY_CACHE_TTL`].
+    pub async fn authenticate(&self, presented: &[u8]) -> Result<Arc<Principal>, AccessError> {
+        if presented.is_empty() {
+            return Err(AccessError::Missing);
+        }
+        if let Some(host) = self.host_key.matches(presented) {
+            return Ok(host);
+        }
+        let Ok(text) = std::str::from_utf8(presented) else {
+            return Err(AccessError::Invalid);
+        };
+        let hash = access::hash(presented);
+        if let Some(known) = self.keys.fresh(&hash, access::now_ms()) {
+            return Ok(known);
+        }
+        let registry = self.registry.clone();
+        let owned = text.to_owned();
+        let verified = tokio::task::spawn_blocking(move || registry.verify_key(Some(&owned)))
+            .await
+            .map_err(|e| AccessError::Unavailable(format!("key check task failed: {e}")))?;
+        match verified {
+            Ok(info) => {
+                let who = Arc::new(Principal::ApiKey {
+                    id: info.id,
+                    name: info.name,
+                });
+                self.keys
+                    .insert(hash, info.expires_at.map(|t| t.as_millis()), who.clone());
+                Ok(who)
+            }
+            Err(AuthError::Missing) => Err(AccessError::Missing),
+            Err(AuthError::Invalid) => Err(AccessError::Invalid),
+            Err(AuthError::Unavailable(e)) => Err(AccessError::Unavailable(e.to_string())),
+        }
     }
 }
 

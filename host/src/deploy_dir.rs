@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::server::AppState;
+use crate::functions::FunctionHost;
 use crate::validate::{DeployMetadata, Language, Limits, Secrets};
 
 /// The version given to components deployed from a directory.
@@ -13,7 +13,7 @@ pub const DEPLOY_DIR_VERSION: &str = "0.1.0";
 
 /// Deploys every `NAME.wasm` in `dir` as function `NAME` at [`DEPLOY_DIR_VERSION`]; an
 /// identical existing version is left as it is.
-pub async fn deploy_dir(state: &Arc<AppState>, dir: &Path) -> anyhow::Result<()> {
+pub async fn deploy_dir(host: &Arc<FunctionHost>, dir: &Path) -> anyhow::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(Result::ok)
@@ -41,8 +41,7 @@ pub async fn deploy_dir(state: &Arc<AppState>, dir: &Path) -> anyhow::Result<()>
             secrets: Secrets::default(),
             allowed_hosts: Vec::new(),
         };
-        let deployed = state
-            .host
+        let deployed = host
             .deploy(metadata, bytes)
             .await
             .with_context(|| format!("deploying {}", path.display()))?;
