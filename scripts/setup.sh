@@ -125,4 +125,27 @@ for script in examples/*/setup.sh; do
     bash "$script"
 done
 
+# --- Web console browser tests (host/tests/all/console.rs) -------------------------------------
+# Debian's Chromium, driven by playwright-core from npm (pinned in host/tests/browser's
+# package-lock.json). Only the tests need them: fdo itself builds and serves the console without.
+CONSOLE_TESTS=host/tests/browser
+if command -v dpkg >/dev/null 2>&1; then
+    if dpkg -s chromium >/dev/null 2>&1; then
+        say "chromium present ($(chromium --version 2>/dev/null || echo '?'))"
+    else
+        apt_install chromium
+    fi
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    say "npm missing: installing Debian's nodejs and npm (playwright-core needs Node.js 20 or later)"
+    apt_install nodejs npm
+fi
+if [[ -f $CONSOLE_TESTS/node_modules/.package-lock.json \
+    && $CONSOLE_TESTS/node_modules/.package-lock.json -nt $CONSOLE_TESTS/package-lock.json ]]; then
+    say "console test packages present ($CONSOLE_TESTS/node_modules)"
+else
+    say "npm ci in $CONSOLE_TESTS"
+    (cd "$CONSOLE_TESTS" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 say "done"

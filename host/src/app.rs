@@ -22,6 +22,7 @@ use crate::registry::{LogWriterConfig, Registry, SqliteOptions, SqliteRegistry};
 use crate::runtime::Runtime;
 use crate::server::ratelimit::{Clock, SystemClock};
 use crate::server::{self, AppState};
+use crate::stats::CallHistory;
 
 /// A host ready to serve.
 pub struct App {
@@ -69,7 +70,9 @@ impl App {
         loader.set_observer(Arc::new(move |r: &LoadResult| {
             observed.load(r.tier.as_str(), r.load_time_ms / 1000.0, r.degraded);
         }));
-        let observers: Vec<Arc<dyn CallObserver>> = vec![metrics.clone(), Arc::new(TraceCalls)];
+        let stats = Arc::new(CallHistory::new());
+        let observers: Vec<Arc<dyn CallObserver>> =
+            vec![metrics.clone(), stats.clone(), Arc::new(TraceCalls)];
         let host = Arc::new(FunctionHost::new(
             registry,
             loader.clone(),
@@ -91,7 +94,7 @@ impl App {
             crate::deploy_dir::deploy_dir(&host, dir).await?;
         }
 
-        let state = Arc::new(AppState::new(config, host, metrics, clock));
+        let state = Arc::new(AppState::new(config, host, metrics, stats, clock));
         Ok(Self { state, loader })
     }
 

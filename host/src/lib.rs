@@ -6,7 +6,8 @@
 //! * [`loader`]: the compiled-code cache (memory, disk, compile) and `LoadResult`.
 //! * [`registry`]: functions, versions, history, keys and logs behind a storage trait.
 //! * [`functions`]: the three above put together behind one async API; all the server calls.
-//! * [`server`]: the HTTP API.
+//! * [`server`]: the HTTP API and the web console.
+//! * [`stats`]: the last 15 minutes of calls per function, in memory (a call observer).
 //! * [`app`]: the composition root: builds all of the above from a configuration.
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod registry;
 pub mod runtime;
 pub mod server;
+pub mod stats;
 pub mod validate;
 
 /// The hasher of the maps a call looks up (functions, API keys, metrics, per-function caps):

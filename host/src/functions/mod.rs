@@ -323,6 +323,12 @@ impl FunctionHost {
         })
     }
 
+    /// The function's loaded state if it is held loaded now, without loading it (what the
+    /// console's functions table shows).
+    pub fn loaded(&self, id: &str) -> Option<Arc<Active>> {
+        self.active.get(id).map(|a| a.clone())
+    }
+
     /// The function, loaded (from the fastest tier that has it) and ready to call.
     pub async fn get(&self, id: &str) -> Result<Arc<Active>, HostError> {
         if let Some(a) = self.active.get(id) {

@@ -127,7 +127,8 @@ pub fn metadata_json(record: &FunctionRecord, v: &VersionRecord) -> Map<String, 
     m
 }
 
-fn load_json(m: &mut Map<String, Value>, load: &LoadInfo) {
+/// How the served version was loaded: `fromCache`, `loadTimeMs`, `degraded`, `degradationReason`.
+pub(super) fn load_json(m: &mut Map<String, Value>, load: &LoadInfo) {
     m.insert("fromCache".into(), json!(load.from_cache));
     m.insert(
         "loadTimeMs".into(),

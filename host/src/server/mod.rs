@@ -9,12 +9,14 @@
 mod api;
 mod auth;
 mod body;
+pub mod console;
 pub mod error;
 mod extract;
 mod front;
 mod invoke;
 pub mod openapi;
 pub mod ratelimit;
+mod stats;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,6 +33,7 @@ use tokio::net::TcpListener;
 use crate::config::ServeConfig;
 use crate::functions::FunctionHost;
 use crate::metrics::Metrics;
+use crate::stats::CallHistory;
 use error::ApiError;
 use ratelimit::{Clock, RateLimiter};
 
@@ -47,7 +50,8 @@ pub struct AppState {
     /// Invocations per function.
     pub function_limiter: RateLimiter,
     /// Prometheus families (also fed by the loader and the host's call observers).
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<Metrics>,    /// The last 15 minutes of calls per function (a call observer), for the console's charts.
+    pub stats: Arc<CallHistory>,
 }
 
 impl AppState {
@@ -56,6 +60,7 @@ impl AppState {
         config: ServeConfig,
         host: Arc<FunctionHost>,
         metrics: Arc<Metrics>,
+        stats: Arc<CallHistory>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let (ip, function) = if config.no_rate_limit {
@@ -67,6 +72,7 @@ impl AppState {
             ip_limiter: RateLimiter::new(ip, clock.clone()),
             function_limiter: RateLimiter::new(function, clock),
             metrics,
+            stats,
             host,
             config,
         }
@@ -124,6 +130,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/functions/{id}/info", get(api::info))
         .route("/functions/{id}/rollback", post(api::rollback))
         .route("/functions/{id}/versions", get(api::versions))
+        .route("/functions/{id}/stats", get(stats::function))
+        .route("/stats", get(stats::all))
         .route("/keys", get(api::list_keys).post(api::create_key))
         .route("/keys/{key_id}", axum::routing::delete(api::revoke_key));
     let calls = Router::new()
@@ -145,6 +153,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(api::root))
         .route("/health", get(api::health))
         .route("/openapi.json", get(openapi::serve))
+        .merge(console::routes())
         .merge(protected)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
