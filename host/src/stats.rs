@@ -97,7 +97,7 @@ fn bucket(elapsed: Duration) -> usize {
 /// The bounds of bucket `b`, in microseconds.
 fn bucket_bounds(b: usize) -> (f64, f64) {
     let base = (1u64 << (b / 2)) as f64;
-    if b % 2 == 0 {
+    if b.is_multiple_of(2) {
         (base, if b == 0 { 2.0 } else { base * 1.5 })
     } else {
         (base * 1.5, base * 2.0)
@@ -319,7 +319,9 @@ mod tests {
 
     #[test]
     fn buckets_double_every_two_and_cover_their_bounds() {
-        for us in [1u64, 2, 3, 5, 7, 100, 1_000, 1_499, 1_500, 65_536, 10_000_000] {
+        for us in [
+            1u64, 2, 3, 5, 7, 100, 1_000, 1_499, 1_500, 65_536, 10_000_000,
+        ] {
             let b = bucket(Duration::from_micros(us));
             let (lo, hi) = bucket_bounds(b);
             assert!(

@@ -8,12 +8,14 @@
 //! framing) and `Referrer-Policy: no-referrer`; the console renders what comes from functions,
 //! metadata and logs as text, never as HTML.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use rust_embed::Embed;
 
 use super::AppState;
@@ -63,7 +65,11 @@ fn serve(path: &str, request: &HeaderMap) -> Response {
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        file.data.into_owned().into_response()
+        let bytes = match file.data {
+            Cow::Borrowed(b) => Bytes::from_static(b),
+            Cow::Owned(v) => Bytes::from(v),
+        };
+        bytes.into_response()
     };
     let headers = response.headers_mut();
     // On a 304 too: the API's JSON content type must not be added to it (a 304's headers

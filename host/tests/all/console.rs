@@ -73,7 +73,14 @@ async fn console_files_are_public_with_strict_security_headers() {
         .await
         .unwrap();
     assert!(page.contains(r#"<script type="module" src="/console/js/app.js">"#));
-    let (status, body) = decode(s.client.get(s.url("/console/nope.js")).send().await.unwrap()).await;
+    let (status, body) = decode(
+        s.client
+            .get(s.url("/console/nope.js"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((status, body["error"].as_str()), (404, Some("NOT_FOUND")));
     // The data the console shows needs a key like any API request.
     for path in ["/v1/api/stats", "/v1/api/functions/any/stats", "/api/stats"] {
@@ -131,7 +138,10 @@ async fn stats_count_calls_errors_and_latency_per_function() {
         start + 899_000 <= now_ms && now_ms < start + 902_000,
         "{start} vs {now_ms}"
     );
-    assert!(calls[880..].iter().sum::<u64>() == 6, "calls in the last 20 s");
+    assert!(
+        calls[880..].iter().sum::<u64>() == 6,
+        "calls in the last 20 s"
+    );
     let lat = &stats["latency"];
     assert_eq!(lat["stepSeconds"], 10);
     let p50s = lat["p50Ms"].as_array().unwrap();
@@ -177,7 +187,8 @@ fn browser_dir() -> PathBuf {
 
 /// The browser the test drives: `FDO_CHROMIUM`, else Debian's.
 fn chromium() -> PathBuf {
-    std::env::var_os("FDO_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+    std::env::var_os("FDO_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
 }
 
 async fn deploy_json(host: &HostProcess, body: Value) {
@@ -238,14 +249,15 @@ async fn console_in_chromium() {
     deploy_json(
         &host,
         json!({"id": "hello", "version": "0.2.0", "language": "rust",
-               "entryPoint": "hello/src/lib.rs", "code": hello, "env": {"GREETING_VERSION": "2"}}),
+               "entryPoint": "hello/src/lib.rs", "dependencies": {}, "code": hello,
+               "env": {"GREETING_VERSION": "2"}}),
     )
     .await;
     // Metadata full of markup: the console must show it as text.
     deploy_json(
         &host,
         json!({"id": "xss-probe", "version": "1.0.0", "language": "rust",
-               "entryPoint": "<b>bold</b>/main.rs", "code": hello,
+               "entryPoint": "<b>bold</b>/main.rs", "dependencies": {}, "code": hello,
                "env": {"NOTE": "<script>alert(\"env\")</script>"},
                "secrets": {"TOKEN": "<img src=x onerror=alert(3)>"}}),
     )
@@ -298,7 +310,12 @@ async fn console_in_chromium() {
             .header("x-api-key", KEY)
             .send()
     };
-    let info: Value = get("/v1/api/functions/hello").await.unwrap().json().await.unwrap();
+    let info: Value = get("/v1/api/functions/hello")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info["version"], "0.1.0", "rolled back in the browser");
     let probe = get("/v1/api/functions/xss-probe").await.unwrap();
     assert_eq!(probe.status(), 404, "deleted in the browser");
