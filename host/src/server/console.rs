@@ -53,7 +53,11 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
 /// the security headers.
 fn serve(path: &str, request: &HeaderMap) -> Response {
     let Some(file) = Assets::get(path) else {
-        let mut response = ApiError::RouteNotFound(format!("/console/{path}")).into_response();
+        let mut response = ApiError::NotFound {
+            resource: "Console file",
+            id: path.to_owned(),
+        }
+        .into_response();
         secure(response.headers_mut());
         return response;
     };
