@@ -1,5 +1,4 @@
 //! A real fdo server on an ephemeral port, with a client that speaks to it.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +10,7 @@ use fdo::app::App;
 use fdo::server::ratelimit::ManualClock;
 use serde_json::{Value, json};
 
-pub const KEY: &str = "test-admin-key-0123456789";
+pub use super::KEY;
 
 /// A running server. Dropping it stops the server.
 pub struct TestServer {

@@ -1,9 +1,7 @@
 //! Calling a component's plain exports by name with JSON, across the WIT type range, and the
 //! errors for a wrong arity or type, which name the parameter.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use fdo::runtime::{InvokeError, LoadedComponent};
 use serde_json::{Value, json};
 use std::sync::Arc;

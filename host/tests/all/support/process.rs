@@ -1,6 +1,5 @@
 //! The real `fdo` binary: a host process on an ephemeral port (its address read from the line
 //! it prints), and CLI runs against it. The host's output is kept and shown if a test fails.
-#![allow(dead_code)]
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -9,8 +8,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The key every test host accepts.
-pub const KEY: &str = "test-admin-key-0123456789";
+pub use super::KEY;
 /// The longest a test waits for the host to start or stop before it fails (a guard against
 /// hanging, not a timing assertion).
 pub const PATIENCE: Duration = Duration::from_secs(120);

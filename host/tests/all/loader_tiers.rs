@@ -2,11 +2,9 @@
 //! missing artifacts, an unwritable cache, shared concurrent compiles, bad input, and an
 //! engine without pooling.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::support::*;
 use fdo::engine::{EngineConfig, EngineHandle};
 use fdo::loader::{self, LoadError, LoadTier, Loader};
 use fdo::runtime::Runtime;

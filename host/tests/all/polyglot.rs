@@ -2,9 +2,7 @@
 //! through the real server. Their components are large and slow to compile, so each is
 //! compiled once here, and a restart checks the second start loads them from the disk cache.
 
-mod common;
-
-use common::server::{TestServer, config};
+use crate::support::server::{TestServer, config};
 use serde_json::json;
 
 async fn exercise(s: &TestServer, id: &str) {

@@ -1,11 +1,9 @@
 //! The Functions.do API through the real server on a port: every endpoint and error case of
 //! the reference, persistence across restarts, and rate limits with a hand-moved clock.
 
-mod common;
-
 use std::time::Duration;
 
-use common::server::{KEY, TestServer, config, decode, golden};
+use crate::support::server::{KEY, TestServer, config, decode, golden};
 use serde_json::{Value, json};
 
 fn rpc_basic() -> Vec<u8> {

@@ -21,7 +21,6 @@
 //! ([`FakeDigitalOcean::requests`]) so tests can assert what a function sent, or that it sent
 //! nothing. The server runs on its own thread and runtime, so it answers whatever the test's
 //! runtime is doing.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,9 +1,7 @@
 //! The three ways into a guest through the real server (RPC, typed exports, wasi:http
 //! pass-through), and the fallback to an earlier version when the active one cannot load.
 
-mod common;
-
-use common::server::{KEY, TestServer, config, decode};
+use crate::support::server::{KEY, TestServer, config, decode};
 use serde_json::json;
 
 fn read(path: &str) -> Vec<u8> {

@@ -2,13 +2,11 @@
 //! manifests), invoke (RPC and HTTP), logs (and --follow), rollback, keys, error exit codes,
 //! and the host's configuration precedence (flag > environment > file > default).
 
-mod common;
-
 use std::io::BufRead as _;
 use std::path::Path;
 use std::sync::mpsc;
 
-use common::process::{HostProcess, KEY, PATIENCE, run};
+use crate::support::process::{HostProcess, KEY, PATIENCE, run};
 use serde_json::{Value, json};
 
 const USAGE: i32 = 2;
@@ -594,7 +592,7 @@ fn serve_config_precedence_is_flag_env_file_default() {
         ("FDO_QUEUE_TIMEOUT", "4s"),
         ("FDO_SHUTDOWN_GRACE", "20s"),
     ];
-    let expect = |r: common::process::Run| {
+    let expect = |r: crate::support::process::Run| {
         let v: toml::Table = toml::from_str(r.ok()).unwrap();
         assert_eq!(
             v["rate-limit-ip"].as_integer(),
@@ -658,7 +656,7 @@ fn serve_config_precedence_is_flag_env_file_default() {
         format!("listen = \"127.0.0.1:0\"\ndata-dir = \"served\"\napi-key = \"{KEY}\"\n"),
     )
     .unwrap();
-    let mut c = common::process::fdo();
+    let mut c = crate::support::process::fdo();
     c.args(["serve", "--config", conf.to_str().unwrap()]);
     let host = HostProcess::spawn(c);
     assert_eq!(host.fdo(&["list"]).ok(), "no functions deployed\n");

@@ -2,11 +2,9 @@
 //! with their own error, the host keeps serving, and a spinning guest does not hold up a
 //! neighbour.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::support::*;
 use fdo::runtime::InvokeError;
 use serde_json::{Value, json};
 

@@ -1,11 +1,9 @@
 //! The fake DigitalOcean API keeps the contract of the API description: the droplet
 //! controller's end-to-end tests are only as good as this double.
 
-mod support;
-
+use crate::support::fake_digitalocean::{self, FakeDigitalOcean, RATE_LIMIT_RESET, TOKEN};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::fake_digitalocean::{self, FakeDigitalOcean, RATE_LIMIT_RESET, TOKEN};
 
 /// Sends `method url` with the fake's token (or `token`), returns status, headers and JSON.
 async fn call(

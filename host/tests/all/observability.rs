@@ -2,13 +2,11 @@
 //! deploy, warm-up and rollback, cache, rate-limit rejections), the structured invocation log
 //! line, and graceful shutdown of the real binary with a call in flight.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::process::{HostProcess, KEY};
-use common::server::{TestServer, config, decode};
+use crate::support::process::{HostProcess, KEY};
+use crate::support::server::{TestServer, config, decode};
 use serde_json::{Value, json};
 
 /// The samples of a Prometheus text exposition, `name{labels}` -> value.

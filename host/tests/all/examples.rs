@@ -2,12 +2,9 @@
 //! against the fake DigitalOcean API (pagination, every error path, bad input, the outbound
 //! allow-list, secrets kept out of the logs) and the `wasi:http` handler.
 
-mod common;
-mod support;
-
-use common::server::{KEY, TestServer, decode};
+use crate::support::fake_digitalocean::{self, FakeDigitalOcean};
+use crate::support::server::{KEY, TestServer, decode};
 use serde_json::{Value, json};
-use support::fake_digitalocean::{self, FakeDigitalOcean};
 
 fn component(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("guest component {path}: {e}"))

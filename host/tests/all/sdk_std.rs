@@ -3,11 +3,9 @@
 //! imports. These tests check that the built components really carry no adapter, and that each
 //! of those calls still works through the real server.
 
-mod common;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::server::TestServer;
+use crate::support::server::TestServer;
 use serde_json::{Value, json};
 
 /// The import module name of the WASI preview1 functions (what the adapter provides).

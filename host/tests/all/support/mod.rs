@@ -1,6 +1,15 @@
-//! Shared set-up for the host's integration tests: a small engine, a runtime and a loader on a
-//! temporary directory, and WAT components for hostile guests.
+//! The one helpers module of the host's integration tests: a small engine, a runtime and a
+//! loader on a temporary directory, and WAT components for hostile guests (here); a real server
+//! on a port ([`server`]); the real `fdo` binary ([`process`]); a fake DigitalOcean API
+//! ([`fake_digitalocean`]).
 #![allow(dead_code, missing_docs)]
+
+pub mod fake_digitalocean;
+pub mod process;
+pub mod server;
+
+/// The admin key every test host accepts.
+pub const KEY: &str = "test-admin-key-0123456789";
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,8 +118,6 @@ pub fn recurser() -> Vec<u8> {
 pub fn answer() -> Vec<u8> {
     wat_component("(i32.const 42)")
 }
-pub mod process;
-pub mod server;
 
 /// [`Runtime::call`] with params and result as `serde_json::Value` (the runtime passes JSON
 /// text through untouched; tests compare values).
