@@ -12,6 +12,7 @@
 #     extracts its wasm32-wasip2 directory into /usr/local/lib/wasm32-wasip2.
 #   - wrk, the HTTP load generator the benchmarks use.
 #   - whatever each examples/*/setup.sh installs (componentize-py, componentize-js, ...).
+#   - schemathesis (PyPI, in host/tests/schemathesis/.venv): the API fuzzing test runs it.
 #
 # It never calls `rustup target add`: on machines that only reach the package registries it hangs.
 set -euo pipefail
@@ -147,5 +148,9 @@ else
     say "npm ci in $CONSOLE_TESTS"
     (cd "$CONSOLE_TESTS" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# --- schemathesis (PyPI), for the test that fuzzes the API against its OpenAPI document ---
+say "running host/tests/schemathesis/setup.sh"
+bash host/tests/schemathesis/setup.sh
 
 say "done"

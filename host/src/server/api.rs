@@ -9,14 +9,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::body::{is_json, media_type, parse_json, read_limited};
 use super::error::ApiError;
 use super::extract::Path;
 use super::{AppState, Caller};
-use crate::functions::{Active, HostError, LoadInfo, Versions};
-use crate::registry::{FunctionRecord, Resource, Timestamp, VersionRecord};
+use super::wire::{
+    ApiKey, CreatedApiKey, DeleteStatus, Deleted, Deployment, FunctionInfo, FunctionMetadata,
+    Health, KeyList, Rollback, RollbackStatus, ServiceInfo, VersionList,
+};
+use crate::functions::HostError;
+use crate::registry::{Resource, Timestamp};
 use crate::validate::{DeployMetadata, parse_deploy_metadata, validate_function_id};
 
 impl From<HostError> for ApiError {
@@ -54,28 +58,33 @@ fn resource_name(r: Resource) -> &'static str {
 }
 
 /// `GET /`: what this is and where to start.
-pub async fn root() -> Json<Value> {
-    Json(json!({
-        "service": "Functions.do",
-        "implementation": "fdo",
-        "version": env!("CARGO_PKG_VERSION"),
-        "documentation": "/openapi.json",
-        "health": "/health",
-        "endpoints": {
-            "deploy": "POST /v1/api/functions",
-            "list": "GET /v1/api/functions",
-            "info": "GET /v1/api/functions/:id",
-            "delete": "DELETE /v1/api/functions/:id",
-            "rollback": "POST /v1/api/functions/:id/rollback",
-            "invoke": "POST /v1/functions/:id",
-            "logs": "GET /v1/functions/:id/logs",
-        },
-    }))
+pub async fn root() -> Json<ServiceInfo> {
+    Json(ServiceInfo {
+        service: "Functions.do",
+        implementation: "fdo",
+        version: env!("CARGO_PKG_VERSION"),
+        documentation: "/openapi.json",
+        health: "/health",
+        endpoints: [
+            ("deploy", "POST /v1/api/functions"),
+            ("list", "GET /v1/api/functions"),
+            ("info", "GET /v1/api/functions/:id"),
+            ("delete", "DELETE /v1/api/functions/:id"),
+            ("rollback", "POST /v1/api/functions/:id/rollback"),
+            ("invoke", "POST /v1/functions/:id"),
+            ("logs", "GET /v1/functions/:id/logs"),
+        ]
+        .into_iter()
+        .collect(),
+    })
 }
 
 /// `GET /health`.
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "service": "Functions.do" }))
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        service: "Functions.do",
+    })
 }
 
 /// `GET /metrics`, Prometheus text format.
@@ -91,62 +100,13 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// The reference's function metadata fields, plus fdo's own.
-pub fn metadata_json(record: &FunctionRecord, v: &VersionRecord) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(record.id));
-    m.insert("version".into(), json!(v.version));
-    m.insert("language".into(), json!(v.language.as_str()));
-    m.insert("entryPoint".into(), json!(v.entry_point));
-    m.insert("dependencies".into(), json!(v.dependencies));
-    m.insert("createdAt".into(), json!(record.created_at.to_iso8601()));
-    m.insert("updatedAt".into(), json!(record.updated_at.to_iso8601()));
-    m.insert(
-        "digest".into(),
-        json!(format!("sha256:{}", v.component.digest.to_hex())),
-    );
-    m.insert("size".into(), json!(v.component.size));
-    let mut limits = Map::new();
-    if let Some(x) = v.limits.memory_mb {
-        limits.insert("memoryMb".into(), json!(x));
-    }
-    if let Some(x) = v.limits.timeout_ms {
-        limits.insert("timeoutMs".into(), json!(x));
-    }
-    if let Some(x) = v.limits.max_concurrency {
-        limits.insert("maxConcurrency".into(), json!(x));
-    }
-    m.insert("limits".into(), Value::Object(limits));
-    m.insert("env".into(), json!(v.env));
-    // Secrets are write-only: their names, never their values.
-    m.insert(
-        "secrets".into(),
-        json!(v.secrets.names().collect::<Vec<_>>()),
-    );
-    m.insert("allowedHosts".into(), json!(v.allowed_hosts));
-    m
-}
-
-/// How the served version was loaded: `fromCache`, `loadTimeMs`, `degraded`, `degradationReason`.
-pub(super) fn load_json(m: &mut Map<String, Value>, load: &LoadInfo) {
-    m.insert("fromCache".into(), json!(load.from_cache));
-    m.insert(
-        "loadTimeMs".into(),
-        json!((load.load_time_ms * 1000.0).round() / 1000.0),
-    );
-    m.insert("degraded".into(), json!(load.degraded));
-    if let Some(r) = &load.degradation_reason {
-        m.insert("degradationReason".into(), json!(r));
-    }
-}
-
 /// `POST /v1/api/functions`: JSON with base64 `code`, or multipart with `metadata` and
 /// `component` parts.
 pub async fn deploy(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Deployment>, ApiError> {
     let limit = state.config.max_upload_mb << 20;
     let media = media_type(&headers);
     let (metadata, bytes) = match media.as_deref() {
@@ -167,22 +127,7 @@ pub async fn deploy(
     };
     // The loader reports the deploy's compile to the metrics itself.
     let deployed = state.host.deploy(metadata, bytes).await?;
-    let mut m = metadata_json(&deployed.record, &deployed.version);
-    // A redeploy of an existing version reports that version's own timestamps.
-    if !deployed.created {
-        m.insert(
-            "createdAt".into(),
-            json!(deployed.version.created_at.to_iso8601()),
-        );
-    }
-    m.insert("kind".into(), json!(deployed.kind.as_str()));
-    m.insert("created".into(), json!(deployed.created));
-    m.insert(
-        "active".into(),
-        json!(deployed.record.active.version == deployed.version.version),
-    );
-    load_json(&mut m, &deployed.load);
-    Ok((StatusCode::OK, Json(Value::Object(m))).into_response())
+    Ok(Json(Deployment::new(&deployed)))
 }
 
 fn decode_code(code: Option<&Value>) -> Result<Vec<u8>, ApiError> {
@@ -278,75 +223,41 @@ async fn read_multipart(
 }
 
 /// `GET /v1/api/functions`.
-pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Vec<FunctionMetadata>>, ApiError> {
     let records = state.host.list().await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         records
             .iter()
-            .map(|r| Value::Object(metadata_json(r, &r.active)))
+            .map(|r| FunctionMetadata::new(r, &r.active))
             .collect(),
-    )))
+    ))
 }
 
 /// `GET /v1/api/functions/:id` and `/info`: metadata and how the served version was loaded.
 pub async fn info(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FunctionInfo>, ApiError> {
     validate_function_id(&id)?;
     match state.host.get(&id).await {
-        Ok(active) => Ok(Json(info_json(&active))),
+        Ok(active) => Ok(Json(FunctionInfo::loaded(&active))),
         Err(HostError::Unloadable { id, reason }) => {
             let record = state.host.function(&id).await?;
-            let mut m = metadata_json(&record, &record.active);
-            m.insert("status".into(), json!("failed"));
-            m.insert("degraded".into(), json!(true));
-            m.insert("degradationReason".into(), json!(reason));
-            Ok(Json(Value::Object(m)))
+            Ok(Json(FunctionInfo::failed(&record, reason)))
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn info_json(active: &Active) -> Value {
-    let mut m = metadata_json(&active.record, &active.record.active);
-    m.insert("status".into(), json!("loaded"));
-    m.insert("kind".into(), json!(active.kind().as_str()));
-    if active.served.version != active.record.active.version {
-        m.insert("servedVersion".into(), json!(active.served.version));
-    }
-    load_json(&mut m, &active.load);
-    let exports = active.exports();
-    if !exports.is_empty() {
-        m.insert("exports".into(), json!(exports));
-    }
-    Value::Object(m)
 }
 
 /// `GET /v1/api/functions/:id/versions`: every version and the deployment history.
 pub async fn versions(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VersionList>, ApiError> {
     validate_function_id(&id)?;
-    let Versions {
-        record,
-        versions,
-        history,
-    } = state.host.versions(&id).await?;
-    let versions: Vec<Value> = versions
-        .iter()
-        .map(|v| {
-            let mut m = metadata_json(&record, v);
-            m.insert("createdAt".into(), json!(v.created_at.to_iso8601()));
-            m.remove("updatedAt");
-            m.insert("active".into(), json!(v.version == record.active.version));
-            Value::Object(m)
-        })
-        .collect();
-    Ok(Json(
-        json!({ "id": record.id, "active": record.active.version, "versions": versions, "history": history }),
-    ))
+    Ok(Json(VersionList::from(&state.host.versions(&id).await?)))
 }
 
 /// `POST /v1/api/functions/:id/rollback` with `{"version"}`.
@@ -355,7 +266,7 @@ pub async fn rollback(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Rollback>, ApiError> {
     validate_function_id(&id)?;
     let raw = read_limited(&headers, body, 64 * 1024).await?;
     let value = parse_json(&headers, &raw)?;
@@ -380,38 +291,35 @@ pub async fn rollback(
     };
     crate::validate::validate_version(&version)?;
     let (active, previous) = state.host.rollback(&id, &version).await?;
-    Ok(Json(json!({
-        "id": id,
-        "version": active.record.active.version,
-        "status": "restored",
-        "previous": previous,
-        "updatedAt": active.record.updated_at.to_iso8601(),
-    })))
+    Ok(Json(Rollback {
+        id,
+        version: active.record.active.version.clone(),
+        status: RollbackStatus::Restored,
+        previous,
+        updated_at: active.record.updated_at.to_iso8601(),
+    }))
 }
 
 /// `DELETE /v1/api/functions/:id`: the function, its versions and history.
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Deleted>, ApiError> {
     validate_function_id(&id)?;
     state.host.delete(&id).await?;
-    Ok(Json(json!({ "status": "deleted", "id": id })))
+    Ok(Json(Deleted {
+        status: DeleteStatus::Deleted,
+        id,
+    }))
 }
 
 /// `GET /v1/api/keys`.
-pub async fn list_keys(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+pub async fn list_keys(State(state): State<Arc<AppState>>) -> Result<Json<KeyList>, ApiError> {
     let keys = state.host.list_keys().await?;
     let now = Timestamp::now();
-    let keys: Vec<Value> = keys
-        .iter()
-        .map(|k| {
-            let mut v = serde_json::to_value(k).unwrap_or(Value::Null);
-            v["status"] = json!(k.status(now));
-            v
-        })
-        .collect();
-    Ok(Json(json!({ "keys": keys })))
+    Ok(Json(KeyList {
+        keys: keys.iter().map(|k| ApiKey::with_status(k, now)).collect(),
+    }))
 }
 
 /// `POST /v1/api/keys` with `{"name", "expiresAt"?}`: the key is in this answer only.
@@ -420,11 +328,11 @@ pub async fn create_key(
     Caller(caller): Caller,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     let raw = read_limited(&headers, body, 64 * 1024).await?;
     let value = parse_json(&headers, &raw)?;
     let name = match value.get("name") {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 128 => s.clone(),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 128 => s.clone(),
         other => {
             return Err(crate::validate::ValidationError::new(
                 "name",
@@ -462,9 +370,13 @@ pub async fn create_key(
     }
     let created = state.host.create_key(&name, expires_at).await?;
     tracing::info!(key = %created.record.id, by = %caller, "API key created");
-    let mut v = serde_json::to_value(&created.record).unwrap_or(Value::Null);
-    v["key"] = json!(created.key);
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            record: ApiKey::new(&created.record),
+            key: created.key,
+        }),
+    ))
 }
 
 /// `DELETE /v1/api/keys/:id`: revokes at once on this host.
@@ -472,10 +384,8 @@ pub async fn revoke_key(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
     Path(key_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApiKey>, ApiError> {
     let record = state.host.revoke_key(&key_id).await?;
     tracing::info!(key = %record.id, by = %caller, "API key revoked");
-    let mut v = serde_json::to_value(&record).unwrap_or(Value::Null);
-    v["status"] = json!("revoked");
-    Ok(Json(v))
+    Ok(Json(ApiKey::with_status(&record, Timestamp::now())))
 }

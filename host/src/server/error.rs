@@ -5,7 +5,9 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::functions::InvokeError;
 use crate::validate::ValidationError;
@@ -164,85 +166,154 @@ impl ApiError {
         }
     }
 
-    /// The JSON body.
-    pub fn body(&self) -> Value {
+    /// The `error` code of the body.
+    pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Validation(e) => json!({
-                "error": code::VALIDATION_ERROR,
-                "message": e.message,
-                "context": { "field": e.field, "value": e.value },
-            }),
-            ApiError::BadRequest { message, context } => {
-                let mut body = json!({ "error": code::VALIDATION_ERROR, "message": message });
-                if let Some(c) = context {
-                    body["context"] = c.clone();
-                }
-                body
+            ApiError::Validation(_) | ApiError::BadRequest { .. } => code::VALIDATION_ERROR,
+            ApiError::NotFound { .. } | ApiError::RouteNotFound(_) => code::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => code::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => code::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => code::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Conflict { .. } => code::CONFLICT,
+            ApiError::MissingKey | ApiError::InvalidKey => code::AUTHENTICATION_ERROR,
+            ApiError::RateLimited { .. } => RATE_LIMITED,
+            ApiError::Invocation { error, .. } if error.is_client_error() => {
+                code::VALIDATION_ERROR
             }
-            ApiError::NotFound { resource, id } => json!({
-                "error": code::NOT_FOUND,
-                "message": format!("{resource} not found: {id}"),
-                "context": { "resource": resource, "id": id },
-            }),
-            ApiError::RouteNotFound(path) => json!({
-                "error": code::NOT_FOUND,
-                "message": format!("No route for {path}"),
-                "context": { "resource": "Route", "path": path },
-            }),
-            ApiError::MethodNotAllowed { method, path } => json!({
-                "error": code::METHOD_NOT_ALLOWED,
-                "message": format!("Method {method} is not allowed for {path}"),
-                "context": { "method": method, "path": path },
-            }),
-            ApiError::PayloadTooLarge { limit } => json!({
-                "error": code::PAYLOAD_TOO_LARGE,
-                "message": format!("Request body exceeds the limit of {limit} bytes"),
-                "context": { "limit": limit },
-            }),
-            ApiError::UnsupportedMediaType { got, expected } => json!({
-                "error": code::UNSUPPORTED_MEDIA_TYPE,
-                "message": format!("Unsupported Content-Type {got:?}: expected {expected}"),
-                "context": { "contentType": got, "expected": expected },
-            }),
-            ApiError::Conflict { message, context } => json!({
-                "error": code::CONFLICT,
-                "message": message,
-                "context": context,
-            }),
-            ApiError::MissingKey => json!({
-                "error": code::AUTHENTICATION_ERROR,
-                "message": "Missing API key",
-            }),
-            ApiError::InvalidKey => json!({
-                "error": code::AUTHENTICATION_ERROR,
-                "message": "Invalid API key",
-            }),
-            ApiError::RateLimited {
-                scope,
-                retry_after,
-                reset_at,
-            } => json!({
-                "error": "Too Many Requests",
-                "message": format!("Rate limit exceeded for {scope}. Please retry after {retry_after} seconds."),
-                "retryAfter": retry_after,
-                "resetAt": reset_at,
-            }),
-            ApiError::Invocation { id, error } => json!({
-                "error": if error.is_client_error() { code::VALIDATION_ERROR } else { code::INVOCATION_ERROR },
-                "message": error.to_string(),
-                "context": { "id": id, "reason": error.kind() },
-            }),
-            ApiError::Unavailable { id, message } => json!({
-                "error": code::INVOCATION_ERROR,
-                "message": message,
-                "context": { "id": id, "reason": "unavailable" },
-            }),
-            ApiError::Internal(_) => json!({
-                "error": code::INTERNAL_ERROR,
-                "message": "Internal server error",
-            }),
+            ApiError::Invocation { .. } | ApiError::Unavailable { .. } => code::INVOCATION_ERROR,
+            ApiError::Internal(_) => code::INTERNAL_ERROR,
         }
     }
+
+    /// The message of the body.
+    fn message(&self) -> String {
+        match self {
+            ApiError::Validation(e) => e.message.clone(),
+            ApiError::BadRequest { message, .. }
+            | ApiError::Conflict { message, .. }
+            | ApiError::Unavailable { message, .. } => message.clone(),
+            ApiError::NotFound { resource, id } => format!("{resource} not found: {id}"),
+            ApiError::RouteNotFound(path) => format!("No route for {path}"),
+            ApiError::MethodNotAllowed { method, path } => {
+                format!("Method {method} is not allowed for {path}")
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                format!("Request body exceeds the limit of {limit} bytes")
+            }
+            ApiError::UnsupportedMediaType { got, expected } => {
+                format!("Unsupported Content-Type {got:?}: expected {expected}")
+            }
+            ApiError::MissingKey => "Missing API key".into(),
+            ApiError::InvalidKey => "Invalid API key".into(),
+            ApiError::RateLimited {
+                scope, retry_after, ..
+            } => format!(
+                "Rate limit exceeded for {scope}. Please retry after {retry_after} seconds."
+            ),
+            ApiError::Invocation { error, .. } => error.to_string(),
+            ApiError::Internal(_) => "Internal server error".into(),
+        }
+    }
+
+    /// The `context` of the body, when it has one.
+    fn context(&self) -> Option<Value> {
+        match self {
+            ApiError::Validation(e) => Some(json!({ "field": e.field, "value": e.value })),
+            ApiError::BadRequest { context, .. } => context.clone(),
+            ApiError::NotFound { resource, id } => {
+                Some(json!({ "resource": resource, "id": id }))
+            }
+            ApiError::RouteNotFound(path) => Some(json!({ "resource": "Route", "path": path })),
+            ApiError::MethodNotAllowed { method, path } => {
+                Some(json!({ "method": method, "path": path }))
+            }
+            ApiError::PayloadTooLarge { limit } => Some(json!({ "limit": limit })),
+            ApiError::UnsupportedMediaType { got, expected } => {
+                Some(json!({ "contentType": got, "expected": expected }))
+            }
+            ApiError::Conflict { context, .. } => Some(context.clone()),
+            ApiError::Invocation { id, error } => {
+                Some(json!({ "id": id, "reason": error.kind() }))
+            }
+            ApiError::Unavailable { id, .. } => Some(json!({ "id": id, "reason": "unavailable" })),
+            ApiError::MissingKey
+            | ApiError::InvalidKey
+            | ApiError::RateLimited { .. }
+            | ApiError::Internal(_) => None,
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        let body = match self {
+            ApiError::RateLimited {
+                retry_after,
+                reset_at,
+                ..
+            } => serde_json::to_value(RateLimitBody {
+                error: RATE_LIMITED,
+                message: self.message(),
+                retry_after: *retry_after,
+                reset_at: *reset_at,
+            }),
+            _ => serde_json::to_value(ErrorBody {
+                error: self.code(),
+                message: self.message(),
+                context: self.context(),
+            }),
+        };
+        body.unwrap_or(Value::Null)
+    }
+}
+
+/// The `error` of a 429, as the reference writes it.
+const RATE_LIMITED: &str = "Too Many Requests";
+
+/// Every error answer but a 429: `{"error", "message", "context"}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// The error code.
+    #[schema(value_type = ErrorCodeName)]
+    pub error: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Details: the field and value at fault, the resource, the reason of a failed call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+}
+
+/// The codes of [`ErrorBody::error`].
+#[derive(ToSchema)]
+#[schema(as = ErrorCode)]
+#[allow(dead_code, clippy::upper_case_acronyms, non_camel_case_types)] // a schema only
+enum ErrorCodeName {
+    VALIDATION_ERROR,
+    NOT_FOUND,
+    AUTHENTICATION_ERROR,
+    INVOCATION_ERROR,
+    METHOD_NOT_ALLOWED,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    CONFLICT,
+    INTERNAL_ERROR,
+}
+
+/// A 429: the reference's rate-limit body.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RateLimitError)]
+pub struct RateLimitBody {
+    /// `Too Many Requests`.
+    #[schema(value_type = String, pattern = "^Too Many Requests$")]
+    pub error: &'static str,
+    /// Which limit, and when to retry.
+    pub message: String,
+    /// Seconds until the window resets.
+    pub retry_after: u64,
+    /// When the window resets, Unix ms.
+    pub reset_at: u64,
 }
 
 impl IntoResponse for ApiError {

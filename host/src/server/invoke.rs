@@ -19,6 +19,7 @@ use super::AppState;
 use super::body::{check_json_body, parse_json, read_limited};
 use super::error::ApiError;
 use super::extract::Path;
+use super::wire::{LogItem, LogList};
 use super::ratelimit::{Scope, admit_one};
 use crate::functions::Active;
 use crate::functions::observe::CallContext;
@@ -107,10 +108,16 @@ async fn dispatch(
         )));
     }
     if request.method() != Method::POST {
-        return Err(ApiError::MethodNotAllowed {
+        // An RPC or typed function takes POST only (the router's own 405s say `Allow` too).
+        let mut refusal = ApiError::MethodNotAllowed {
             method: request.method().to_string(),
             path: request.uri().path().to_owned(),
-        });
+        }
+        .into_response();
+        refusal
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Ok(refusal);
     }
     let (parts, body) = request.into_parts();
     let raw = read_limited(&parts.headers, body, state.config.max_upload_mb << 20).await?;
@@ -262,7 +269,7 @@ pub async fn logs(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     params: Result<Query<LogsParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogList>, ApiError> {
     validate_function_id(&id)?;
     let Query(params) = params.map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
     let mut query = LogQuery::new(&id);
@@ -275,12 +282,7 @@ pub async fn logs(
         query.level = Some(LevelFilter::Exact(level));
     }
     if let Some(ts) = params.timestamp.as_deref() {
-        let parsed = ts
-            .parse::<i64>()
-            .ok()
-            .map(Timestamp::from_millis)
-            .or_else(|| Timestamp::parse(ts));
-        query.after = Some(parsed.ok_or_else(|| {
+        query.after = Some(parse_since(ts).ok_or_else(|| {
             ValidationError::new("timestamp", json!(ts), "Invalid timestamp: expected ISO 8601 (2024-01-15T10:30:00.000Z) or Unix milliseconds")
         })?);
     }
@@ -299,9 +301,25 @@ pub async fn logs(
         },
     };
     let records = state.host.logs(query).await?;
-    let logs: Vec<Value> = records
-        .iter()
-        .map(|r| serde_json::to_value(&r.entry).unwrap_or(Value::Null))
-        .collect();
-    Ok(Json(json!({ "logs": logs })))
+    Ok(Json(LogList {
+        logs: records.iter().map(LogItem::from).collect(),
+    }))
+}
+
+/// Unix milliseconds in a logs query: digits only, at most 13 (until the year 2286).
+pub const UNIX_MS_PATTERN: &str = "^[0-9]{1,13}$";
+
+/// The `timestamp` of a logs query: Unix milliseconds ([`UNIX_MS_PATTERN`]) or an RFC 3339
+/// date-time.
+fn parse_since(text: &str) -> Option<Timestamp> {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return (1..=13)
+            .contains(&text.len())
+            .then(|| text.parse().ok().map(Timestamp::from_millis))
+            .flatten();
+    }
+    // Timestamp::parse also takes signed integers; a date-time has a `T`.
+    text.contains(['T', 't'])
+        .then(|| Timestamp::parse(text))
+        .flatten()
 }

@@ -17,6 +17,7 @@ mod invoke;
 pub mod openapi;
 pub mod ratelimit;
 mod stats;
+mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -50,7 +51,8 @@ pub struct AppState {
     /// Invocations per function.
     pub function_limiter: RateLimiter,
     /// Prometheus families (also fed by the loader and the host's call observers).
-    pub metrics: Arc<Metrics>,    /// The last 15 minutes of calls per function (a call observer), for the console's charts.
+    pub metrics: Arc<Metrics>,
+    /// The last 15 minutes of calls per function (a call observer), for the console's charts.
     pub stats: Arc<CallHistory>,
 }
 
