@@ -293,25 +293,7 @@ mod paths {
         path = "/v1/api/functions/{id}",
         operation_id = "getFunction",
         tag = "functions",
-        params(("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")),
-        responses(
-            (status = 200, description = "The function", body = FunctionInfo),
-            (status = 400, description = "Invalid function id (VALIDATION_ERROR)", body = ErrorBody),
-            (status = 404, description = "No such function (NOT_FOUND)", body = ErrorBody),
-            (status = 503, description = "No version of it can be loaded (INVOCATION_ERROR)", body = ErrorBody),
-        )
-    )]
-    async fn info() {}
-
-    /// Get a function's info
-    ///
-    /// The same answer as `GET /v1/api/functions/{id}`.
-    #[utoipa::path(
-        get,
-        path = "/v1/api/functions/{id}/info",
-        operation_id = "getFunctionInfo",
-        tag = "functions",
-        params(("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")),
+        params(("id" = String, Path, description = "Function id")),
         responses(
             (status = 200, description = "The function", body = FunctionInfo,
                 links(
@@ -320,9 +302,10 @@ mod paths {
                 )),
             (status = 400, description = "Invalid function id (VALIDATION_ERROR)", body = ErrorBody),
             (status = 404, description = "No such function (NOT_FOUND)", body = ErrorBody),
+            (status = 503, description = "No version of it can be loaded (INVOCATION_ERROR)", body = ErrorBody),
         )
     )]
-    async fn info_alias() {}
+    async fn info() {}
 
     /// Delete a function
     ///
@@ -332,7 +315,7 @@ mod paths {
         path = "/v1/api/functions/{id}",
         operation_id = "deleteFunction",
         tag = "functions",
-        params(("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")),
+        params(("id" = String, Path, description = "Function id")),
         responses(
             (status = 200, description = "Deleted", body = Deleted),
             (status = 400, description = "Invalid function id (VALIDATION_ERROR)", body = ErrorBody),
@@ -349,7 +332,7 @@ mod paths {
         path = "/v1/api/functions/{id}/rollback",
         operation_id = "rollbackFunction",
         tag = "functions",
-        params(("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")),
+        params(("id" = String, Path, description = "Function id")),
         request_body(content = RollbackRequest, content_type = "application/json"),
         responses(
             (status = 200, description = "The version is active again", body = Rollback,
@@ -374,7 +357,7 @@ mod paths {
         path = "/v1/api/functions/{id}/versions",
         operation_id = "listVersions",
         tag = "functions",
-        params(("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")),
+        params(("id" = String, Path, description = "Function id")),
         responses(
             (status = 200, description = "Versions and history", body = VersionList),
             (status = 400, description = "Invalid function id (VALIDATION_ERROR)", body = ErrorBody),
@@ -440,7 +423,7 @@ mod paths {
         path = "/v1/functions/{id}",
         operation_id = "invokeFunction",
         tag = "invoke",
-        params(("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")),
+        params(("id" = String, Path, description = "Function id")),
         request_body(content = InvokeRequest, content_type = "application/json"),
         responses(
             (status = 200, description = "The result (or an HTTP handler's own response)", body = InvokeResponse,
@@ -456,30 +439,6 @@ mod paths {
     )]
     async fn invoke() {}
 
-    /// Invoke a function
-    ///
-    /// The same as `POST /v1/functions/{id}`.
-    #[utoipa::path(
-        post,
-        path = "/v1/functions/{id}/invoke",
-        operation_id = "invokeFunctionExplicit",
-        tag = "invoke",
-        params(("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")),
-        request_body(content = InvokeRequest, content_type = "application/json"),
-        responses(
-            (status = 200, description = "The result (or an HTTP handler's own response)", body = InvokeResponse,
-                headers(("X-Request-Id" = String, description = "The request id"), ("X-Fdo-Version" = String, description = "The version that ran"))),
-            (status = 400, description = "Invalid id, body, method or params (VALIDATION_ERROR)", body = ErrorBody),
-            (status = 404, description = "No such function (NOT_FOUND)", body = ErrorBody),
-            (status = 405, description = "Not POST, for an RPC or typed function (METHOD_NOT_ALLOWED)", body = ErrorBody),
-            (status = 413, description = "Body larger than the upload limit (PAYLOAD_TOO_LARGE)", body = ErrorBody),
-            (status = 415, description = "Content-Type other than JSON (UNSUPPORTED_MEDIA_TYPE)", body = ErrorBody),
-            (status = 503, description = "Busy past the queue timeout, or no version can be loaded (INVOCATION_ERROR)", body = ErrorBody),
-            (status = 504, description = "The call ran past its timeout (INVOCATION_ERROR)", body = ErrorBody),
-        )
-    )]
-    async fn invoke_explicit() {}
-
     /// Pass a request to an HTTP handler
     ///
     /// For components exporting `wasi:http/incoming-handler`: the request (any method) with
@@ -491,7 +450,7 @@ mod paths {
         operation_id = "invokeHttpPath",
         tag = "invoke",
         params(
-            ("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$"),
+            ("id" = String, Path, description = "Function id"),
             ("path" = String, Path, description = "The path the handler sees"),
         ),
         request_body(content = Value, description = "Passed to the handler as it is", content_type = "application/octet-stream"),
@@ -515,7 +474,7 @@ mod paths {
         operation_id = "getLogs",
         tag = "logs",
         params(
-            ("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$"),
+            ("id" = String, Path, description = "Function id"),
             ("level" = Option<String>, Query, description = "Only entries of exactly this level (`debug`, `info`, `warn`, `error`; case-insensitive)", pattern = "^(?:[Dd][Ee][Bb][Uu][Gg]|[Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn]|[Ee][Rr][Rr][Oo][Rr])$"),
             ("timestamp" = inline(Option<Since>), Query, description = "Only entries after this instant: RFC 3339 (`2024-01-15T10:30:00.000Z`) or Unix milliseconds"),
             ("limit" = Option<u32>, Query, description = "Most entries returned", minimum = 1, maximum = 1000),
@@ -534,7 +493,7 @@ mod paths {
         path = "/v1/api/functions/{id}/stats",
         operation_id = "functionStats",
         tag = "stats",
-        params(("id" = String, Path, description = "Function id", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")),
+        params(("id" = String, Path, description = "Function id")),
         responses(
             (status = 200, description = "The function's history", body = stats::FunctionStats),
             (status = 400, description = "Invalid function id (VALIDATION_ERROR)", body = ErrorBody),
@@ -663,7 +622,6 @@ mod paths {
         paths::deploy,
         paths::list,
         paths::info,
-        paths::info_alias,
         paths::delete,
         paths::rollback,
         paths::versions,
@@ -671,7 +629,6 @@ mod paths {
         paths::create_key,
         paths::revoke_key,
         paths::invoke,
-        paths::invoke_explicit,
         paths::invoke_path,
         paths::logs,
         paths::function_stats,
@@ -696,6 +653,22 @@ mod paths {
     )
 )]
 struct ApiDoc;
+
+/// Documented once, answered on two paths: (path, method, alias, the alias's operation id).
+const ALIASES: [(&str, &str, &str, &str); 2] = [
+    (
+        "/v1/api/functions/{id}",
+        "get",
+        "/v1/api/functions/{id}/info",
+        "getFunctionInfo",
+    ),
+    (
+        "/v1/functions/{id}",
+        "post",
+        "/v1/functions/{id}/invoke",
+        "invokeFunctionExplicit",
+    ),
+];
 
 /// Operations everyone may call without a key.
 const PUBLIC: [&str; 6] = [
@@ -752,6 +725,27 @@ fn complete(doc: &mut Value) {
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };
+    // Routes that answer exactly as another: `.../{id}/info` as `.../{id}`, `.../{id}/invoke`
+    // as `/v1/functions/{id}`.
+    for (path, method, alias, operation_id) in ALIASES {
+        if let Some(op) = paths.get(path).and_then(|item| item.get(method)).cloned() {
+            let mut op = op;
+            op["operationId"] = json!(operation_id);
+            let item = paths.entry(alias.to_owned()).or_insert_with(|| json!({}));
+            item[method] = op;
+        }
+    }
+    // Every function id in a path has the validators' pattern.
+    for param in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|ops| ops.values_mut())
+        .filter_map(|op| op.get_mut("parameters").and_then(Value::as_array_mut))
+        .flatten()
+        .filter(|p| p["in"] == "path" && p["name"] == "id")
+    {
+        param["schema"]["pattern"] = json!(ID_PATTERN);
+    }
     // utoipa 5.5 writes a link's fields in snake case; OpenAPI spells them in camel case.
     for link in paths
         .values_mut()
