@@ -11,6 +11,10 @@
 #     with apt (signature-checked, without adding Debian 13 to the system's sources) and
 #     extracts its wasm32-wasip2 directory into /usr/local/lib/wasm32-wasip2.
 #   - wrk, the HTTP load generator the benchmarks use.
+#   - WASI command toolchains (C: clang-19, lld-19, compiler-rt's wasm32 builtins and
+#     wasi-libc's wasm32-wasi (preview1) build, which Debian 12's wasi-libc package is); Zig and
+#     AssemblyScript come from PyPI and npm through examples/zig-hello/setup.sh and
+#     examples/assemblyscript-hello/setup.sh.
 #   - whatever each examples/*/setup.sh installs (componentize-py, componentize-js, ...).
 #   - schemathesis (PyPI, in host/tests/schemathesis/.venv): the API fuzzing test runs it.
 #
@@ -26,6 +30,10 @@ GUEST_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
 WASI_LIBC_P2_DIR=/usr/local/lib/wasm32-wasip2
 # The Debian release whose wasi-libc has wasm32-wasip2.
 WASI_LIBC_P2_SUITE=trixie
+# Packages that build WASI command modules from C (examples/c-hello/build.sh, the command probe
+# of test-guests/commands/): clang, its wasm-ld and wasm32 builtins, wasi-libc's preview1 build
+# (/usr/lib/wasm32-wasi on Debian 12).
+COMMAND_PACKAGES=(clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc)
 # Packages for benchmarks and tooling; a failure to install them is reported, not fatal.
 TOOL_PACKAGES=(wrk)
 
@@ -110,6 +118,14 @@ else
         else
             install_wasi_libc_p2
         fi
+    fi
+
+    # --- WASI command toolchains (issue 28): C via clang + wasi-libc ---
+    mapfile -t missing < <(missing_packages "${COMMAND_PACKAGES[@]}")
+    if ((${#missing[@]} == 0)); then
+        say "C to WASI command toolchain present: ${COMMAND_PACKAGES[*]}"
+    else
+        apt_install "${missing[@]}"
     fi
 
     mapfile -t missing < <(missing_packages "${TOOL_PACKAGES[@]}")

@@ -4,7 +4,8 @@
 //! Guests come from three places:
 //! - every `cdylib` member of the `examples/` Cargo workspace (when `examples/Cargo.toml` exists);
 //! - every `cdylib` member of `test-guests/components/` (test-only guests);
-//! - every `examples/NAME/build.sh` (non-Rust guests, see `scripts.rs`).
+//! - every `examples/NAME/build.sh` (non-Rust guests, see `scripts.rs`);
+//! - every `test-guests/commands/NAME/build.sh` (test-only WASI command modules).
 //!
 //! Each Rust workspace is built with one `cargo build --workspace` by the toolchain
 //! `toolchain.rs` finds, in a scrubbed environment. Both workspaces share one target directory
@@ -68,11 +69,13 @@ fn run() -> Result<()> {
         .to_path_buf();
     let examples = repo.join("examples");
     let components = manifest_dir.join("components");
+    let commands = manifest_dir.join("commands");
 
     let watched = [
         manifest_dir.join("build"),
         examples.clone(),
         components.clone(),
+        commands.clone(),
         repo.join("wit"),
     ];
     // A watched path that does not exist marks the build dirty every time, so only existing
@@ -114,7 +117,9 @@ fn run() -> Result<()> {
     for path in outside_sources(&dep_infos, &repo, &watched, &target_dir) {
         println!("cargo:rerun-if-changed={}", path.display());
     }
-    for script in scripts::find(&examples)? {
+    let mut script_guests = scripts::find(&examples)?;
+    script_guests.extend(scripts::find(&commands)?);
+    for script in script_guests {
         let path = guests_out.join(format!("{}.wasm", script.name));
         script
             .build(&target_dir.join("build-sh"), &path)

@@ -1,5 +1,7 @@
-//! Non-Rust guests: every `examples/NAME/build.sh` is run as `build.sh OUT_WASM_PATH` from its
-//! own directory and must leave a component at `OUT_WASM_PATH` (exit status non-zero on failure).
+//! Non-Rust guests: every `examples/NAME/build.sh` (and `test-guests/commands/NAME/build.sh`) is
+//! run as `build.sh OUT_WASM_PATH` from its own directory and must leave at `OUT_WASM_PATH` a
+//! component or a WASI command module (a core module exporting `_start`, which fdo deploys as
+//! is), exit status non-zero on failure.
 //!
 //! These builds (Python, JavaScript) take seconds each, so results are cached by a digest of the
 //! guest's directory: a build script run that did not touch a guest reuses its last output.
@@ -83,6 +85,16 @@ impl ScriptGuest {
                 "{}/{BUILD_SCRIPT} succeeded but wrote nothing to {}",
                 self.dir.display(),
                 partial.display()
+            );
+        }
+        let bytes = fs::read(&partial).with_context(|| format!("reading {}", partial.display()))?;
+        if crate::wasm::kind(&bytes)? == crate::wasm::WasmKind::CoreModule
+            && !crate::wasm::is_command(&bytes)?
+        {
+            bail!(
+                "{}/{BUILD_SCRIPT} wrote a core module without a `_start` export: neither a \
+                 component nor a WASI command",
+                self.dir.display()
             );
         }
         fs::rename(&partial, out).with_context(|| format!("moving {}", partial.display()))?;

@@ -72,6 +72,13 @@ pub fn componentize(module: &[u8]) -> Result<Vec<u8>> {
     encoder.encode().context("encoding the component")
 }
 
+/// Whether a core module is a WASI command: it exports `_start` (what fdo deploys as kind
+/// `command`, wrapping it itself).
+pub fn is_command(module: &[u8]) -> Result<bool> {
+    let names = ModuleNames::parse(module).context("reading the module's exports")?;
+    Ok(names.exports.iter().any(|e| e == "_start"))
+}
+
 /// Import module names and export names of a core module.
 #[derive(Debug, Default)]
 struct ModuleNames {
