@@ -10,6 +10,7 @@
 //! disk artifact was missing, corrupt or foreign and had to be recompiled, the disk tier is
 //! unavailable, or the engine runs without pooling.
 
+pub mod command;
 pub mod disk;
 
 use std::path::Path;
@@ -401,15 +402,20 @@ impl Loader {
     }
 }
 
-/// Validates and compiles a component; returns it with its serialized form for the disk tier.
+/// Validates and compiles a component, or a WASI command module wrapped into one
+/// ([`command::wrap`]); returns it with its serialized form for the disk tier.
 fn compile(engine: &wasmtime::Engine, bytes: &[u8]) -> Result<(Component, Vec<u8>), LoadError> {
-    if !looks_like_component(bytes) {
-        return Err(LoadError::Invalid(if bytes.starts_with(b"\0asm") {
-            "this is a core WebAssembly module, not a component: wrap it with `wasm-tools component new`".into()
-        } else {
-            "not a WebAssembly component (bad magic number)".into()
-        }));
-    }
+    let wrapped;
+    let bytes = if looks_like_component(bytes) {
+        bytes
+    } else if looks_like_core_module(bytes) {
+        wrapped = command::wrap(bytes).map_err(LoadError::Invalid)?;
+        wrapped.as_slice()
+    } else {
+        return Err(LoadError::Invalid(
+            "not a WebAssembly component or module (bad magic number or version)".into(),
+        ));
+    };
     let serialized = engine
         .precompile_component(bytes)
         .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
@@ -423,6 +429,11 @@ fn compile(engine: &wasmtime::Engine, bytes: &[u8]) -> Result<(Component, Vec<u8
 /// Whether `bytes` start with the component-model preamble (`\0asm`, layer 1).
 pub fn looks_like_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && &bytes[..4] == b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+/// Whether `bytes` start with the core module preamble (`\0asm`, version 1).
+pub fn looks_like_core_module(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && &bytes[..4] == b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
 }
 
 /// moka hands a shared error to every waiter; rebuild an owned one keeping the message.

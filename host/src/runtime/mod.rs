@@ -4,6 +4,8 @@
 //! * **Typed exports**: any other exported function is called by name with JSON params
 //!   ([`typed`] documents the mapping).
 //! * **HTTP**: components exporting `wasi:http/incoming-handler` get the request as is.
+//! * **Commands**: WASI command modules (and components exporting `wasi:cli/run`) run `_start`
+//!   with the request on stdin and answer on stdout, as RPC or CGI ([`command`]).
 //!
 //! Every call is admitted by two semaphores (the function's `maxConcurrency` and the host-wide
 //! instance cap); a call that cannot get both within the queue timeout fails as
@@ -11,6 +13,7 @@
 //! deadline: the guest yields to the executor every tick, so a spinning guest cannot starve its
 //! neighbours, and is interrupted when its time is up.
 
+pub mod command;
 pub mod outbound;
 pub mod state;
 pub mod typed;
@@ -35,7 +38,9 @@ use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 use crate::engine::EngineHandle;
 use crate::validate::AllowedHost;
 pub use outbound::OutboundPolicy;
-pub use state::{CallOutput, CallState, GuestLog, LogLevel};
+pub use command::CommandInterface;
+pub use command::cgi::CgiRequest;
+pub use state::{CallOutput, CallState, GuestLog, LogLevel, OutputLimit};
 use typed::TypedExports;
 
 /// Default memory limit of one instance, in MiB.
@@ -118,6 +123,9 @@ pub enum ComponentKind {
     Http,
     /// Exports plain functions.
     Typed,
+    /// A WASI command: a preview1 module with `_start` (wrapped at compile time), or a
+    /// component exporting `wasi:cli/run`.
+    Command,
 }
 
 impl ComponentKind {
@@ -127,6 +135,7 @@ impl ComponentKind {
             ComponentKind::Rpc => "rpc",
             ComponentKind::Http => "http",
             ComponentKind::Typed => "typed",
+            ComponentKind::Command => "command",
         }
     }
 }
@@ -141,6 +150,7 @@ pub struct LoadedComponent {
     pre: InstancePre<CallState>,
     rpc: Option<bindings::FunctionPre<CallState>>,
     http: Option<ProxyPre<CallState>>,
+    command: Option<command::Command>,
     typed: TypedExports,
 }
 
@@ -167,8 +177,9 @@ impl LoadedComponent {
             .map_err(|e| PrepareError::Link(format!("{e:#}")))?;
         let rpc = bindings::FunctionPre::new(pre.clone()).ok();
         let http = ProxyPre::new(pre.clone()).ok();
+        let command = command::Command::discover(&pre);
         let typed = TypedExports::discover(linker.engine(), &component);
-        if rpc.is_none() && http.is_none() && typed.is_empty() {
+        if rpc.is_none() && http.is_none() && command.is_none() && typed.is_empty() {
             return Err(PrepareError::NothingCallable);
         }
         let range = component.image_range();
@@ -180,6 +191,7 @@ impl LoadedComponent {
             pre,
             rpc,
             http,
+            command,
             typed,
         })
     }
@@ -190,12 +202,15 @@ impl LoadedComponent {
             ComponentKind::Http
         } else if self.rpc.is_some() {
             ComponentKind::Rpc
+        } else if self.command.is_some() {
+            ComponentKind::Command
         } else {
             ComponentKind::Typed
         }
     }
 
-    /// The typed exports (empty for pure RPC or HTTP components).
+    /// The typed exports (empty for pure RPC or HTTP components; for a command, its
+    /// `wasi:cli/run`, which is not called by name).
     pub fn typed_exports(&self) -> &TypedExports {
         &self.typed
     }
@@ -257,6 +272,23 @@ pub enum InvokeError {
     /// Instantiation failed for another reason.
     #[error("could not instantiate the function: {0}")]
     Instantiate(String),
+    /// A command exited with a status other than 0.
+    #[error(
+        "the command exited with status {status}{}{}",
+        if .stderr.is_empty() { " and wrote nothing to stderr".to_owned() } else { format!(": {}", .stderr) },
+        if *.memory_limit_hit { " (it ran into its memory limit)" } else { "" }
+    )]
+    Exited {
+        /// The exit status.
+        status: u32,
+        /// The last line it wrote to stderr.
+        stderr: String,
+        /// Whether it had been refused memory before (a likely cause).
+        memory_limit_hit: bool,
+    },
+    /// A command wrote more than its answer may hold.
+    #[error("{0}")]
+    OutputLimit(OutputLimit),
 }
 
 fn available_hint(available: &[String]) -> String {
@@ -281,6 +313,8 @@ impl InvokeError {
             InvokeError::StackOverflow => "stack-overflow",
             InvokeError::Busy(_) => "busy",
             InvokeError::Instantiate(_) => "instantiate",
+            InvokeError::Exited { .. } => "exit",
+            InvokeError::OutputLimit(_) => "output-limit",
         }
     }
 
@@ -390,7 +424,15 @@ impl Runtime {
             }
         };
         let _guard = InFlight::new(&self.in_flight, &self.engine);
-        let mut store = self.new_store(spec);
+        let is_command = matches!(plan, Plan::Command(_));
+        let mut store = match &plan {
+            Plan::Command(_) => self.new_command_store(
+                spec,
+                &command::rpc_env(&spec.env, method),
+                command::rpc_stdin(method, params),
+            ),
+            _ => self.new_store(spec),
+        };
         let deadline = spec.limits.timeout + HOST_CALL_GRACE;
         let run = tokio::time::timeout(deadline, run_plan(&mut store, component, plan, method));
         let result = match run.await {
@@ -399,6 +441,10 @@ impl Runtime {
             Err(_) => Err(InvokeError::Timeout(millis(spec.limits.timeout))),
         };
         drop(permits);
+        if is_command {
+            // A command's stdout is its answer (taken by then when it succeeded), never logs.
+            drop(store.data().stdout.take_bytes());
+        }
         let output = finish_output(&mut store);
         CallOutcome {
             result,
@@ -512,6 +558,11 @@ impl Runtime {
         if component.rpc.is_some() {
             return Ok(Plan::Rpc(params.get()));
         }
+        if component.kind() == ComponentKind::Command
+            && let Some(command) = &component.command
+        {
+            return Ok(Plan::Command(command.clone()));
+        }
         if let Some(func) = component.typed.get(method) {
             let params: Value = serde_json::from_str(params.get()).map_err(|e| {
                 InvokeError::InvalidParams(format!("params are not valid JSON: {e}"))
@@ -583,12 +634,32 @@ impl Runtime {
     }
 
     fn new_store(&self, spec: &CallSpec) -> Store<CallState> {
-        let memory = (spec.limits.memory_mb as usize).saturating_mul(1 << 20);
         let state = CallState::new(
             &spec.env,
-            memory,
+            memory_bytes(spec),
             OutboundPolicy::new(spec.allowed_hosts.clone()),
         );
+        self.limited_store(spec, state)
+    }
+
+    /// A store for one run of a command: `env` is its whole environment, `stdin` all it reads.
+    fn new_command_store(
+        &self,
+        spec: &CallSpec,
+        env: &[(String, String)],
+        stdin: bytes::Bytes,
+    ) -> Store<CallState> {
+        let state = CallState::command(
+            env,
+            memory_bytes(spec),
+            OutboundPolicy::new(spec.allowed_hosts.clone()),
+            stdin,
+            command::MAX_COMMAND_OUTPUT,
+        );
+        self.limited_store(spec, state)
+    }
+
+    fn limited_store(&self, spec: &CallSpec, state: CallState) -> Store<CallState> {
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         let deadline = Instant::now() + spec.limits.timeout;
@@ -606,6 +677,7 @@ impl Runtime {
 
 enum Plan<'p> {
     Rpc(&'p str),
+    Command(command::Command),
     Typed {
         index: wasmtime::component::ComponentExportIndex,
         args: Vec<Val>,
@@ -641,6 +713,10 @@ async fn run_plan(
                 Err(GuestCallError::Failed(m)) => Err(InvokeError::Failed(m)),
             })
         }
+        Plan::Command(command) => Ok(match command.run(&mut *store).await? {
+            Ok(()) => command::rpc_result(store.data().stdout.take_bytes()),
+            Err(failed) => Err(failed),
+        }),
         Plan::Typed {
             index,
             args,
@@ -671,6 +747,9 @@ fn classify(err: wasmtime::Error, store: &Store<CallState>, spec: &CallSpec) -> 
             "the function exited (status {}) instead of returning a result",
             exit.0
         ));
+    }
+    if let Some(limit) = err.downcast_ref::<OutputLimit>() {
+        return InvokeError::OutputLimit(*limit);
     }
     let trap = err.downcast_ref::<Trap>().copied();
     match trap {
@@ -708,6 +787,10 @@ fn join_outcome(
         output: CallOutput::default(),
         elapsed: started.elapsed(),
     })
+}
+
+fn memory_bytes(spec: &CallSpec) -> usize {
+    (spec.limits.memory_mb as usize).saturating_mul(1 << 20)
 }
 
 fn millis(d: Duration) -> u64 {
@@ -748,5 +831,15 @@ fn build_linker(engine: &EngineHandle) -> anyhow::Result<Linker<CallState>> {
         &mut linker,
         |s| s,
     )?;
+    // What a WASI command's renamed `proc_exit` calls (`loader::command`): ends the call with
+    // the exit status, which `command::Command::run` reads back.
+    linker
+        .instance(crate::loader::command::EXIT_INTERFACE)?
+        .func_wrap(
+            crate::loader::command::EXIT_FUNCTION,
+            |_, (status,): (u32,)| -> wasmtime::Result<()> {
+                Err(crate::loader::command::CommandExit(status).into())
+            },
+        )?;
     Ok(linker)
 }

@@ -86,6 +86,15 @@ impl CallOutput {
     }
 }
 
+/// A guest wrote past the cap of a [`Capture::bounded`] sink: its write failed and the call
+/// ends with this error (a command's stdout is its answer, and half an answer is none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the function wrote more than {} KiB to stdout, the most an answer may have", .cap / 1024)]
+pub struct OutputLimit {
+    /// The cap, in bytes.
+    pub cap: usize,
+}
+
 /// A capped in-memory sink for a guest's stdout or stderr.
 #[derive(Clone, Default)]
 pub struct Capture {
@@ -97,28 +106,69 @@ struct CaptureBuf {
     bytes: Vec<u8>,
     cap: usize,
     truncated: bool,
+    /// Past the cap, fail the write (instead of dropping the bytes).
+    bounded: bool,
 }
 
 impl Capture {
-    /// A sink that keeps at most `cap` bytes.
+    /// A sink that keeps at most `cap` bytes and drops the rest (marking itself truncated).
     pub fn new(cap: usize) -> Self {
+        Self::with_cap(cap, false)
+    }
+
+    /// A sink that keeps at most `cap` bytes and fails a write past them with
+    /// [`OutputLimit`], which ends the call.
+    pub fn bounded(cap: usize) -> Self {
+        Self::with_cap(cap, true)
+    }
+
+    fn with_cap(cap: usize, bounded: bool) -> Self {
         Self {
             inner: Arc::new(Mutex::new(CaptureBuf {
                 bytes: Vec::new(),
                 cap,
                 truncated: false,
+                bounded,
             })),
         }
     }
 
-    fn push(&self, bytes: &[u8]) {
+    fn push(&self, bytes: &[u8]) -> Result<(), OutputLimit> {
         let mut buf = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let room = buf.cap.saturating_sub(buf.bytes.len());
         if bytes.len() > room {
             buf.truncated = true;
+            if buf.bounded {
+                return Err(OutputLimit { cap: buf.cap });
+            }
         }
         let take = bytes.len().min(room);
         buf.bytes.extend_from_slice(&bytes[..take]);
+        Ok(())
+    }
+
+    /// The last non-empty line captured so far (at most 500 characters, its end kept): what a
+    /// failed command said last.
+    pub fn last_line(&self) -> String {
+        let buf = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let text = String::from_utf8_lossy(&buf.bytes);
+        let line = text
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .unwrap_or_default();
+        let chars = line.chars().count();
+        if chars > 500 {
+            line.chars().skip(chars - 500).collect()
+        } else {
+            line.to_owned()
+        }
+    }
+
+    /// The captured bytes, as written.
+    pub fn take_bytes(&self) -> Vec<u8> {
+        let mut buf = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut buf.bytes)
     }
 
     /// The last meaningful lines of what was captured so far (for error messages: a Rust
@@ -168,14 +218,16 @@ struct CaptureWriter(Capture);
 
 impl OutputStream for CaptureWriter {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.0.push(&bytes);
-        Ok(())
+        self.0
+            .push(&bytes)
+            .map_err(|limit| StreamError::Trap(limit.into()))
     }
     fn flush(&mut self) -> StreamResult<()> {
         Ok(())
     }
     fn check_write(&mut self) -> Result<usize, StreamError> {
-        // Always accept: past the cap bytes are counted as truncated and dropped.
+        // Always accept: past the cap bytes are dropped (counted as truncated), or the write
+        // fails for a bounded sink.
         Ok(64 * 1024)
     }
 }
@@ -191,8 +243,12 @@ impl tokio::io::AsyncWrite for CaptureWriter {
         _cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        self.0.push(buf);
-        std::task::Poll::Ready(Ok(buf.len()))
+        std::task::Poll::Ready(
+            self.0
+                .push(buf)
+                .map(|()| buf.len())
+                .map_err(std::io::Error::other),
+        )
     }
     fn poll_flush(
         self: std::pin::Pin<&mut Self>,
@@ -267,12 +323,37 @@ impl CallState {
         outbound: OutboundPolicy,
     ) -> Self {
         let stdout = Capture::new(DEFAULT_MAX_CAPTURED_OUTPUT);
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(stdout.clone());
+        Self::build(wasi, env, memory_limit, outbound, stdout)
+    }
+
+    /// A fresh state for a WASI command: `stdin` is all it reads (then end of file), and its
+    /// stdout, its answer, is kept whole up to `max_stdout` bytes, past which a write fails the
+    /// call ([`OutputLimit`]).
+    pub(crate) fn command(
+        env: &[(String, String)],
+        memory_limit: usize,
+        outbound: OutboundPolicy,
+        stdin: Bytes,
+        max_stdout: usize,
+    ) -> Self {
+        let stdout = Capture::bounded(max_stdout);
+        let mut wasi = WasiCtx::builder();
+        wasi.stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(stdin))
+            .stdout(stdout.clone());
+        Self::build(wasi, env, memory_limit, outbound, stdout)
+    }
+
+    fn build(
+        mut wasi: wasmtime_wasi::WasiCtxBuilder,
+        env: &[(String, String)],
+        memory_limit: usize,
+        outbound: OutboundPolicy,
+        stdout: Capture,
+    ) -> Self {
         let stderr = Capture::new(DEFAULT_MAX_CAPTURED_OUTPUT);
-        let wasi = WasiCtx::builder()
-            .envs(env)
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .build();
+        let wasi = wasi.envs(env).stderr(stderr.clone()).build();
         Self {
             wasi,
             http: WasiHttpCtx::new(),

@@ -239,7 +239,7 @@ async fn bad_bytes_are_rejected_with_a_reason() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, LoadError::Invalid(m) if m.contains("core WebAssembly module")),
+        matches!(&err, LoadError::Invalid(m) if m.contains("core WebAssembly module without a `_start` export")),
         "{err}"
     );
 

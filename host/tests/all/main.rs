@@ -22,6 +22,7 @@
 mod api;
 mod api_dispatch;
 mod cli;
+mod commands;
 mod console;
 mod examples;
 mod fake_digitalocean_contract;

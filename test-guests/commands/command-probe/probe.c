@@ -165,7 +165,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(method, "flood")) {
-        char chunk[65536];
+        /* Static: 64 KiB on the stack would be all of the default 64 KiB stack. */
+        static char chunk[65536];
         memset(chunk, 'f', sizeof chunk);
         for (;;) fwrite(chunk, 1, sizeof chunk, stdout);
     }
@@ -174,14 +175,20 @@ int main(int argc, char **argv) {
         }
     }
     if (!strcmp(method, "alloc")) {
+        /* The blocks are chained and the chain is used, so the compiler cannot drop them. */
         size_t mib = 0;
+        void **chain = NULL;
         for (;;) {
-            char *p = malloc(1 << 20);
+            void **p = malloc(1 << 20);
             if (!p) break;
             memset(p, 1, 1 << 20);
+            *p = chain;
+            chain = p;
             mib++;
         }
-        fprintf(stderr, "probe: malloc failed after %zu MiB\n", mib);
+        size_t blocks = 0;
+        for (void **p = chain; p; p = *p) blocks++;
+        fprintf(stderr, "probe: malloc failed after %zu MiB (%zu blocks)\n", mib, blocks);
         return 4;
     }
     fprintf(stderr, "probe: unknown method `%s`\n", method);
