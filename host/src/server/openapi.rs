@@ -413,11 +413,14 @@ mod paths {
     /// Invoke a function
     ///
     /// RPC and typed-export components take `{"method", "params"}` and answer `{"result"}`.
-    /// Components exporting `wasi:http/incoming-handler` get the HTTP request as it is (any
-    /// method) and their response is returned unchanged. Failures: 400 VALIDATION_ERROR for
-    /// an unknown method or bad params; INVOCATION_ERROR with 500 (trap, memory limit, guest
-    /// failure), 503 (busy, `Retry-After: 1`; or no version can be loaded) or 504 (timeout);
-    /// `context.reason` names the kind.
+    /// So do WASI commands (kind `command`): the request object on stdin, the result from
+    /// stdout (JSON when it parses, else a string). Components exporting
+    /// `wasi:http/incoming-handler` get the HTTP request as it is (any method) and their
+    /// response is returned unchanged. Failures: 400 VALIDATION_ERROR for an unknown method or
+    /// bad params; INVOCATION_ERROR with 500 (trap, memory limit, guest failure, a command's
+    /// non-zero exit status (`exit`, with its last stderr line) or output past the cap
+    /// (`output-limit`)), 503 (busy, `Retry-After: 1`; or no version can be loaded) or 504
+    /// (timeout); `context.reason` names the kind.
     #[utoipa::path(
         post,
         path = "/v1/functions/{id}",

@@ -150,6 +150,9 @@ pub enum Kind {
     Typed,
     /// A `wasi:http` handler: the request itself.
     Http,
+    /// A WASI command (a preview1 module with `_start`, or a `wasi:cli/run` component):
+    /// `{"method", "params"}` on stdin, the result on stdout.
+    Command,
 }
 
 impl Kind {
@@ -158,6 +161,7 @@ impl Kind {
             ComponentKind::Rpc => Kind::Rpc,
             ComponentKind::Http => Kind::Http,
             ComponentKind::Typed => Kind::Typed,
+            ComponentKind::Command => Kind::Command,
         }
     }
 }
