@@ -219,8 +219,9 @@ fn rename_proc_exit(module: &[u8]) -> Result<Vec<u8>, String> {
                     } else {
                         (import.module, import.name)
                     };
-                    let ty = wasm_encoder::EntityType::try_from(import.ty)
-                        .map_err(|e| format!("unsupported import type of `{module}.{name}`: {e}"))?;
+                    let ty = wasm_encoder::EntityType::try_from(import.ty).map_err(|e| {
+                        format!("unsupported import type of `{module}.{name}`: {e}")
+                    })?;
                     imports.import(module, name, ty);
                 }
                 out.section(&imports);
@@ -289,7 +290,10 @@ mod tests {
                 r#"(module (memory (export "memory") 1) (func (export "_initialize")))"#,
                 "WASI reactor",
             ),
-            (r#"(module (func (export "add")))"#, "without a `_start` export"),
+            (
+                r#"(module (func (export "add")))"#,
+                "without a `_start` export",
+            ),
             (
                 r#"(module (import "wasi_unstable" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
                     (memory (export "memory") 1) (func (export "_start")))"#,
@@ -300,7 +304,10 @@ mod tests {
                     (memory (export "memory") 1) (func (export "_start")))"#,
                 "imports `env.emscripten_log`, which is not WASI",
             ),
-            (r#"(module (func (export "_start")))"#, "no memory named `memory`"),
+            (
+                r#"(module (func (export "_start")))"#,
+                "no memory named `memory`",
+            ),
         ];
         for (wat, expected) in cases {
             let err = wrap(&module(wat)).expect_err(wat);
@@ -315,6 +322,9 @@ mod tests {
             (memory (export "memory") 1)
             (func (export "_start")))"#;
         let err = wrap(&module(wat)).expect_err("refused");
-        assert!(err.contains("command adapter cannot run this module"), "{err}");
+        assert!(
+            err.contains("command adapter cannot run this module"),
+            "{err}"
+        );
     }
 }

@@ -192,9 +192,8 @@ pub(super) fn rpc_result(stdout: Vec<u8>) -> Result<Box<RawValue>, InvokeError> 
 }
 
 fn raw(json: String) -> Box<RawValue> {
-    RawValue::from_string(json).unwrap_or_else(|_| {
-        RawValue::from_string("null".into()).expect("`null` is JSON")
-    })
+    RawValue::from_string(json)
+        .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("`null` is JSON"))
 }
 
 #[cfg(test)]
@@ -213,7 +212,11 @@ mod tests {
             (b"{\"a\": 1} trailing", "\"{\\\"a\\\": 1} trailing\""),
         ];
         for (stdout, json) in cases {
-            assert_eq!(rpc_result(stdout.to_vec()).unwrap().get(), json, "{stdout:?}");
+            assert_eq!(
+                rpc_result(stdout.to_vec()).unwrap().get(),
+                json,
+                "{stdout:?}"
+            );
         }
         let big = format!("\"{}\"", "x".repeat(1 << 20));
         assert_eq!(rpc_result(big.clone().into_bytes()).unwrap().get(), big);

@@ -53,7 +53,11 @@ async fn each_toolchains_hello_is_deployed_as_uploaded_and_answers() {
                 json!({"language": language, "entryPoint": entry}),
             )
             .await;
-        assert_eq!((status, d["kind"].as_str()), (200, Some("command")), "{id}: {d}");
+        assert_eq!(
+            (status, d["kind"].as_str()),
+            (200, Some("command")),
+            "{id}: {d}"
+        );
 
         // Cached by the digest of what was uploaded.
         let (_, info) = s.get(&format!("/v1/api/functions/{id}")).await;
@@ -161,7 +165,10 @@ async fn the_probe_exercises_exit_output_stdin_time_memory_and_env() {
         (500, Some("output-limit")),
         "{body}"
     );
-    assert!(body["message"].as_str().unwrap().contains("8192 KiB"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("8192 KiB"),
+        "{body}"
+    );
 
     // Spinning past the timeout.
     let (status, body) = s.invoke("probe", "spin", json!([])).await;
@@ -195,7 +202,10 @@ async fn the_probe_exercises_exit_output_stdin_time_memory_and_env() {
     );
     let logs = log_messages(&s, "probe").await;
     let text = format!("{logs:?}");
-    assert!(!text.contains(secret), "secrets are scrubbed from logs: {text}");
+    assert!(
+        !text.contains(secret),
+        "secrets are scrubbed from logs: {text}"
+    );
     assert!(
         logs.iter().any(|(_, m)| m == "API_TOKEN=[REDACTED]"),
         "{logs:?}"
@@ -217,8 +227,9 @@ async fn the_probe_exercises_exit_output_stdin_time_memory_and_env() {
 #[tokio::test]
 async fn core_modules_that_are_not_commands_are_refused_with_what_they_are() {
     let s = TestServer::start().await;
-    let reactor = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "_initialize")))"#)
-        .unwrap();
+    let reactor =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "_initialize")))"#)
+            .unwrap();
     let (status, body) = s.deploy("reactor", "1.0.0", &reactor, json!({})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "VALIDATION_ERROR");

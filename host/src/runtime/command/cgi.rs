@@ -178,14 +178,18 @@ fn percent_decode(path: &str) -> String {
 /// The HTTP response a CGI program wrote to stdout, or why it is not one.
 pub(crate) fn response(stdout: Vec<u8>) -> Result<Response<Bytes>, String> {
     if stdout.is_empty() {
-        return Err("the CGI program wrote nothing to stdout (it must write headers, a blank \
+        return Err(
+            "the CGI program wrote nothing to stdout (it must write headers, a blank \
                     line, then the body)"
-            .into());
+                .into(),
+        );
     }
     let Some((head_end, body_start)) = header_end(&stdout) else {
-        return Err("the CGI program's output has no blank line after its headers (write at \
+        return Err(
+            "the CGI program's output has no blank line after its headers (write at \
                     least `Content-Type: text/plain`, then an empty line, then the body)"
-            .into());
+                .into(),
+        );
     };
     let head = String::from_utf8_lossy(&stdout[..head_end]).into_owned();
     let body = Bytes::from(stdout).slice(body_start..);
@@ -229,9 +233,8 @@ pub(crate) fn response(stdout: Vec<u8>) -> Result<Response<Bytes>, String> {
         if HOP_BY_HOP.contains(&name.as_str()) {
             continue;
         }
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            format!("the CGI program's header `{name}` has an invalid value")
-        })?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| format!("the CGI program's header `{name}` has an invalid value"))?;
         location |= name == http::header::LOCATION;
         response.headers_mut().append(name, value);
     }
@@ -322,7 +325,10 @@ mod tests {
             ("SERVER_NAME", "example.com"),
             ("SERVER_PORT", "8080"),
             ("SCRIPT_NAME", "/v1/functions/f"),
-            ("X_FULL_URL", "http://example.com:8080/v1/functions/f/a%20b/c?x=1&y=%20"),
+            (
+                "X_FULL_URL",
+                "http://example.com:8080/v1/functions/f/a%20b/c?x=1&y=%20",
+            ),
             ("HTTP_X_TEST", "one, two"),
             ("HTTP_HOST", "example.com:8080"),
             ("GATEWAY_INTERFACE", "CGI/1.1"),
@@ -330,7 +336,11 @@ mod tests {
         for (name, value) in expect {
             assert_eq!(var(&env, name), Some(value), "{name}");
         }
-        assert_eq!(var(&env, "HTTP_X_API_KEY"), None, "the caller's key stays out");
+        assert_eq!(
+            var(&env, "HTTP_X_API_KEY"),
+            None,
+            "the caller's key stays out"
+        );
         assert_eq!(var(&env, "HTTP_CONTENT_TYPE"), None);
         assert_eq!(env.iter().filter(|(k, _)| k == "REQUEST_METHOD").count(), 1);
     }
