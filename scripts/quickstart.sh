@@ -143,6 +143,10 @@ if [[ $CHECK == yes ]]; then
     expect '{"echo":{"hi":1}}' curl -s -H "X-API-Key: $FDO_API_KEY" -d '{"hi":1}' "$FDO_URL/v1/functions/http-handler/echo"
     expect '"body": "Hello Ada!"' fdo invoke python-hello hello Ada
     expect '"body": "Hello Grace!"' fdo invoke js-hello hello Grace
+    expect '"body": "Hello Ada!"' fdo invoke zig-hello hello Ada
+    expect '"body": "Hello Ada!"' fdo invoke assemblyscript-hello hello Ada
+    expect '"body": "Hello Ada!"' fdo invoke c-hello hello Ada
+    expect 'Hello Ada!' curl -s -H "X-API-Key: $FDO_API_KEY" "$FDO_URL/v1/functions/c-hello-http/hello?name=Ada"
     expect 'main succeeded' fdo logs hello
     expect 'fdo_invocations_total{function="hello"' curl -s -H "X-API-Key: $FDO_API_KEY" "$FDO_URL/metrics"
     say "all README commands worked"

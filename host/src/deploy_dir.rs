@@ -40,6 +40,7 @@ pub async fn deploy_dir(host: &Arc<FunctionHost>, dir: &Path) -> anyhow::Result<
             env: Default::default(),
             secrets: Secrets::default(),
             allowed_hosts: Vec::new(),
+            interface: Default::default(),
         };
         let deployed = host
             .deploy(metadata, bytes)

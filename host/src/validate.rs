@@ -173,6 +173,52 @@ fn language_list() -> String {
     Language::ALL.map(Language::as_str).join(", ")
 }
 
+/// How a WASI command is called (`interface` at deploy; a component that is not a command
+/// takes only `rpc`, the default).
+///
+/// * `rpc`: `{"method", "params"}` as JSON on stdin, the result on stdout.
+/// * `http`: HTTP requests on the pass-through routes, CGI-style (WAGI's conventions).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interface {
+    /// `rpc` (the default).
+    #[default]
+    Rpc,
+    /// `http`: CGI over the pass-through routes.
+    Http,
+}
+
+impl Interface {
+    /// Its name in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interface::Rpc => "rpc",
+            Interface::Http => "http",
+        }
+    }
+
+    /// Whether this is the default (`rpc`).
+    pub fn is_default(&self) -> bool {
+        *self == Interface::Rpc
+    }
+}
+
+impl std::str::FromStr for Interface {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "rpc" => Ok(Interface::Rpc),
+            "http" => Ok(Interface::Http),
+            _ => Err(ValidationError::new(
+                "interface",
+                s,
+                "Invalid interface: must be \"rpc\" or \"http\"",
+            )),
+        }
+    }
+}
+
 /// Per-function resource limits; `None` means the host's default applies.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -292,6 +338,8 @@ pub struct DeployMetadata {
     pub secrets: Secrets,
     /// Outbound allow-list entries, as given (see [`AllowedHost`]).
     pub allowed_hosts: Vec<String>,
+    /// How a WASI command is called (`rpc` unless `"interface": "http"`).
+    pub interface: Interface,
 }
 
 impl DeployMetadata {
@@ -572,7 +620,8 @@ pub fn validate_allowed_hosts(entries: &[String]) -> Result<Vec<AllowedHost>, Va
 /// Required: `id`, `version`, `language`, `entryPoint`, `dependencies` (an object; `{}` when
 /// there are none — the reference marks it required). Optional (absent or `null`): `limits`
 /// (`memoryMb`, `timeoutMs`, `maxConcurrency`; unknown keys rejected so a typo is not silently
-/// ignored), `env`, `secrets` (objects of strings), `allowedHosts` (array of strings).
+/// ignored), `env`, `secrets` (objects of strings), `allowedHosts` (array of strings),
+/// `interface` (`rpc` or `http`, see [`Interface`]).
 pub fn parse_deploy_metadata(body: &Value) -> Result<DeployMetadata, ValidationError> {
     let Some(obj) = body.as_object() else {
         return Err(ValidationError::new(
@@ -630,6 +679,17 @@ pub fn parse_deploy_metadata(body: &Value) -> Result<DeployMetadata, ValidationE
         }
     };
     validate_allowed_hosts(&allowed_hosts)?;
+    let interface = match obj.get("interface") {
+        None | Some(Value::Null) => Interface::default(),
+        Some(Value::String(name)) => name.parse()?,
+        Some(other) => {
+            return Err(ValidationError::new(
+                "interface",
+                other.clone(),
+                "Invalid interface: must be \"rpc\" or \"http\"",
+            ));
+        }
+    };
 
     Ok(DeployMetadata {
         id: id.to_owned(),
@@ -641,6 +701,7 @@ pub fn parse_deploy_metadata(body: &Value) -> Result<DeployMetadata, ValidationE
         env,
         secrets,
         allowed_hosts,
+        interface,
     })
 }
 

@@ -60,6 +60,10 @@ pub struct DeployArgs {
     /// (repeatable).
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
+    /// How a WASI command module is called: `rpc` (JSON on stdin, the result on stdout; the
+    /// default) or `http` (a CGI handler on the function's routes).
+    #[arg(long, value_name = "rpc|http")]
+    pub interface: Option<String>,
 
     /// With a manifest: deploy only this function (repeatable).
     #[arg(long = "function", value_name = "ID")]
@@ -79,6 +83,7 @@ impl DeployArgs {
             || self.timeout_ms.is_some()
             || self.max_concurrency.is_some()
             || !self.allowed_hosts.is_empty()
+            || self.interface.is_some()
     }
 }
 
@@ -179,6 +184,9 @@ fn component_spec(args: &DeployArgs, path: &Path) -> Result<FunctionSpec, CliErr
     }
     if !args.allowed_hosts.is_empty() {
         metadata["allowedHosts"] = json!(args.allowed_hosts);
+    }
+    if let Some(interface) = &args.interface {
+        metadata["interface"] = json!(interface);
     }
     let mut limits = Map::new();
     for (k, v) in [

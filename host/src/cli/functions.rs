@@ -98,8 +98,11 @@ pub async fn info(args: InfoArgs) -> Result<(), CliError> {
     if f.get("servedVersion").is_some() {
         rows.push(("served version", get("servedVersion")));
     }
+    rows.push(("kind", get("kind")));
+    if f.get("interface").is_some() {
+        rows.push(("interface", get("interface")));
+    }
     rows.extend([
-        ("kind", get("kind")),
         ("language", get("language")),
         ("entry point", get("entryPoint")),
         ("dependencies", output::pairs(f.get("dependencies"))),

@@ -12,6 +12,7 @@
 //! secrets = { API_TOKEN = "${API_TOKEN}" }   # taken from the deployer's environment
 //! allowedHosts = ["api.example.com"]
 //! limits = { memoryMb = 64, timeoutMs = 2000, maxConcurrency = 16 }
+//! # interface = "http"            # a WASI command as a CGI handler (default "rpc")
 //! ```
 //!
 //! Keys are the API's deploy fields (camelCase). Every string may reference environment
@@ -85,6 +86,7 @@ struct RawFunction {
     #[serde(default)]
     allowed_hosts: Vec<String>,
     limits: Option<RawLimits>,
+    interface: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,7 +105,7 @@ pub struct FunctionSpec {
     /// The component file.
     pub component: PathBuf,
     /// The deploy metadata as the API takes it (`id`, `version`, `language`, `entryPoint`,
-    /// `dependencies`, and `env`, `secrets`, `allowedHosts`, `limits` when given).
+    /// `dependencies`, and `env`, `secrets`, `allowedHosts`, `limits`, `interface` when given).
     pub metadata: Value,
 }
 
@@ -189,6 +191,9 @@ fn spec(
             .map(|h| x("allowedHosts", h).map(Value::String))
             .collect::<Result<Vec<_>, _>>()?;
         metadata["allowedHosts"] = Value::Array(hosts);
+    }
+    if let Some(interface) = &f.interface {
+        metadata["interface"] = Value::String(x("interface", interface)?);
     }
     if let Some(l) = f.limits {
         let mut limits = Map::new();

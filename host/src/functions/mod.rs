@@ -28,8 +28,8 @@ use crate::registry::{
     ApiKeyRecord, AuthError, CreatedKey, Digest, FunctionRecord, HistoryEntry, LogEntry, LogLevel,
     LogQuery, LogRecord, LogWriter, Registry, RegistryError, Resource, Timestamp, VersionRecord,
 };
-use crate::runtime::{CallOutcome, CallSpec, Limits, LoadedComponent, Runtime};
-use crate::validate::{AllowedHost, DeployMetadata, ValidationError};
+use crate::runtime::{CallOutcome, CallSpec, CgiRequest, Limits, LoadedComponent, Runtime};
+use crate::validate::{AllowedHost, DeployMetadata, Interface, ValidationError};
 use access::{AccessError, HostKey, KeyCache, Principal};
 use observe::{CallContext, CallObserver, FinishedCall, LogRecorder, Observers};
 
@@ -294,6 +294,7 @@ impl FunctionHost {
         metadata.validate()?;
         let bytes = Arc::new(bytes);
         let loaded = self.loader.compile_new(bytes.clone()).await?;
+        check_interface(&metadata, loaded.component.kind())?;
         let outcome = self.blocking(move |r| r.deploy(metadata, &bytes)).await?;
         let load = LoadInfo::from_result(&loaded);
         let kind = loaded.component.kind();
@@ -522,6 +523,29 @@ impl FunctionHost {
             function: active,
             context,
             method,
+            result: outcome.result.as_ref().map(|_| ()),
+            output: &outcome.output,
+            elapsed: outcome.elapsed,
+        });
+        outcome
+    }
+
+    /// Passes an HTTP request, its body read whole, to `active`, a WASI command deployed with
+    /// `"interface": "http"`, CGI-style; the answer is the command's response, whole.
+    pub async fn invoke_cgi(
+        &self,
+        active: &Active,
+        request: CgiRequest,
+        context: &CallContext,
+    ) -> CallOutcome<http::Response<Bytes>> {
+        let outcome = self
+            .runtime
+            .call_cgi(&active.component, &active.spec, request)
+            .await;
+        self.finished(&FinishedCall {
+            function: active,
+            context,
+            method: "http",
             result: outcome.result.as_ref().map(|_| ()),
             output: &outcome.output,
             elapsed: outcome.elapsed,
@@ -762,4 +786,25 @@ fn scrub(text: &str, secrets: &[String]) -> String {
         }
     }
     out
+}
+
+/// `"interface": "http"` makes a WASI command a CGI handler; any other kind of component is
+/// called as it is, so asking for it there is a mistake the deployer should hear about.
+fn check_interface(metadata: &DeployMetadata, kind: ComponentKind) -> Result<(), HostError> {
+    if metadata.interface == Interface::Http && kind != ComponentKind::Command {
+        let how = match kind {
+            ComponentKind::Http => "it exports wasi:http/incoming-handler, so it already gets HTTP requests on its routes",
+            _ => "it is called with {\"method\", \"params\"}",
+        };
+        return Err(ValidationError::new(
+            "interface",
+            "http",
+            format!(
+                "Invalid interface: \"http\" (CGI) applies to WASI command modules only, and this is a {} component: {how}; omit `interface`",
+                kind.as_str()
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }

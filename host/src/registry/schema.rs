@@ -118,6 +118,12 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE logs;
     ALTER TABLE logs_by_function_id RENAME TO logs;
     "#,
+    // 3: commands (issue 28). How a WASI command is called: `rpc` ({"method", "params"} on
+    // stdin) or `http` (CGI on the pass-through routes). Part of a version, like its env.
+    r#"
+    ALTER TABLE versions ADD COLUMN interface TEXT NOT NULL DEFAULT 'rpc'
+        CHECK (interface IN ('rpc', 'http'));
+    "#,
 ];
 
 /// The schema version this build writes.

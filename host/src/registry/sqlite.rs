@@ -423,6 +423,7 @@ impl Registry for SqliteRegistry {
             env: metadata.env.clone(),
             secrets: metadata.secrets.clone(),
             allowed_hosts: metadata.allowed_hosts.clone(),
+            interface: metadata.interface,
             created_at: now,
         };
 

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use crate::validate::{Language, Limits, Secrets};
+use crate::validate::{Interface, Language, Limits, Secrets};
 
 /// Entries returned by a log query when the caller gives no limit.
 pub const DEFAULT_LOG_QUERY_LIMIT: usize = 100;
@@ -191,6 +191,8 @@ pub struct VersionRecord {
     pub secrets: Secrets,
     /// Outbound allow-list entries.
     pub allowed_hosts: Vec<String>,
+    /// How a WASI command is called.
+    pub interface: Interface,
     /// When this version was first deployed.
     pub created_at: Timestamp,
 }

@@ -3,7 +3,7 @@
 //! ([`crate::loader::command`]), and components exporting `wasi:cli/run`.
 //!
 //! A command gets its request on stdin and answers on stdout, in one of two forms chosen at
-//! deploy ([`CommandInterface`]):
+//! deploy ([`Interface`](crate::validate::Interface)):
 //!
 //! * **RPC** (the default): stdin is `{"method", "params"}` as JSON, the environment has the
 //!   function's env and secrets plus `FDO_METHOD`; stdout is the result: JSON when it parses as
@@ -44,16 +44,6 @@ pub const MAX_COMMAND_OUTPUT: usize = 8 << 20;
 
 /// The environment variable holding the called method.
 pub const METHOD_VAR: &str = "FDO_METHOD";
-
-/// How a command is called, chosen at deploy by the function's `interface`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum CommandInterface {
-    /// `{"method", "params"}` on stdin, the result on stdout.
-    #[default]
-    Rpc,
-    /// CGI over the pass-through routes.
-    Http,
-}
 
 /// A command, pre-instantiated: what a call needs.
 #[derive(Clone)]

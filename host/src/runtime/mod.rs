@@ -38,7 +38,6 @@ use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 use crate::engine::EngineHandle;
 use crate::validate::AllowedHost;
 pub use outbound::OutboundPolicy;
-pub use command::CommandInterface;
 pub use command::cgi::CgiRequest;
 pub use state::{CallOutput, CallState, GuestLog, LogLevel, OutputLimit};
 use typed::TypedExports;

@@ -25,7 +25,8 @@ use crate::functions::Active;
 use crate::functions::observe::CallContext;
 use crate::registry::{LevelFilter, LogLevel, LogQuery, Timestamp};
 use crate::functions::ComponentKind;
-use crate::validate::{ValidationError, validate_function_id};
+use crate::runtime::CgiRequest;
+use crate::validate::{Interface, ValidationError, validate_function_id};
 
 /// Marks a response produced by a guest, which keeps its own headers as they are.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +102,9 @@ async fn dispatch(
     let active = state.host.get(&id).await?;
     if active.kind() == ComponentKind::Http {
         return pass_through(state, active, rest, context, request).await;
+    }
+    if active.kind() == ComponentKind::Command && active.served.interface == Interface::Http {
+        return cgi(state, active, rest, context, request).await;
     }
     if let Some(rest) = rest {
         return Err(ApiError::RouteNotFound(format!(
@@ -246,6 +250,47 @@ async fn pass_through(
         .into_response(),
     };
     set_call_headers(&mut response, &request_id, &version);
+    Ok(response)
+}
+
+/// A request for a WASI command deployed with `"interface": "http"`: its body read whole (up
+/// to the upload limit), then passed CGI-style; the command's response comes back whole.
+async fn cgi(
+    state: Arc<AppState>,
+    active: Arc<Active>,
+    rest: Option<String>,
+    context: CallContext,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    parts.uri = format!("/{}{query}", rest.unwrap_or_default())
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("invalid request URI: {e}")))?;
+    let body = read_limited(&parts.headers, body, state.config.max_upload_mb << 20).await?;
+    let request = CgiRequest {
+        parts,
+        script_name: format!("/v1/functions/{}", active.record.id),
+        body,
+    };
+    let outcome = state.host.invoke_cgi(&active, request, &context).await;
+    let mut response = match outcome.result {
+        Ok(response) => {
+            let mut r = response.map(Body::from);
+            r.extensions_mut().insert(GuestResponse);
+            r
+        }
+        Err(error) => ApiError::Invocation {
+            id: active.record.id.clone(),
+            error,
+        }
+        .into_response(),
+    };
+    set_call_headers(&mut response, &context.request_id, &active.served.version);
     Ok(response)
 }
 

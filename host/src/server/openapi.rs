@@ -19,7 +19,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::error::{ErrorBody, RateLimitBody};
 use super::stats;
 use super::wire::{
-    LanguageName,
+    InterfaceName, LanguageName,
     ApiKey, CreatedApiKey, Deleted, Deployment, FunctionInfo, FunctionMetadata, Health, KeyList,
     LogList, Rollback, ServiceInfo, VersionList,
 };
@@ -88,6 +88,10 @@ struct DeployMetadataPart {
     /// `https://...`, `*`; everything else is refused.
     #[schema(max_items = 256)]
     allowed_hosts: Option<Vec<String>>,
+    /// For a WASI command module (kind `command`): `rpc` (the default) takes
+    /// `{"method", "params"}` on stdin and answers on stdout; `http` makes it a CGI handler on
+    /// the function's routes. Refused (400) for any other kind of component.
+    interface: Option<InterfaceName>,
 }
 
 /// Resource limits of a deploy.
@@ -446,7 +450,10 @@ mod paths {
     ///
     /// For components exporting `wasi:http/incoming-handler`: the request (any method) with
     /// the path after the function id; the handler's response comes back unchanged, whatever
-    /// its status. Other functions have no sub-paths (404).
+    /// its status. WASI commands deployed with `"interface": "http"` get it CGI-style (WAGI's
+    /// conventions: `REQUEST_METHOD`, `PATH_INFO`, `QUERY_STRING`, `HTTP_*` in the
+    /// environment, the body on stdin; headers, a blank line and the body on stdout, `Status:`
+    /// setting the status). Other functions have no sub-paths (404).
     #[utoipa::path(
         post,
         path = "/v1/functions/{id}/{path}",

@@ -12,7 +12,7 @@ use crate::registry::{
     ApiKeyRecord, FunctionRecord, HistoryAction, HistoryEntry, KeyStatus, LogLevel, LogOutcome,
     LogRecord, Timestamp, VersionRecord,
 };
-use crate::validate::Language;
+use crate::validate::{Interface, Language};
 
 /// An ISO 8601 UTC timestamp with milliseconds, as every answer writes them.
 pub type Iso8601 = String;
@@ -70,6 +70,10 @@ pub struct FunctionMetadata {
     pub secrets: Vec<String>,
     /// Outbound HTTP allow-list.
     pub allowed_hosts: Vec<String>,
+    /// How a WASI command is called: `http` for a CGI handler; absent for `rpc`, the default.
+    #[serde(skip_serializing_if = "Interface::is_default")]
+    #[schema(value_type = InterfaceName)]
+    pub interface: Interface,
 }
 
 impl FunctionMetadata {
@@ -93,6 +97,7 @@ impl FunctionMetadata {
             env: v.env.clone(),
             secrets: v.secrets.names().map(str::to_owned).collect(),
             allowed_hosts: v.allowed_hosts.clone(),
+            interface: v.interface,
         }
     }
 }
@@ -111,6 +116,19 @@ pub(super) enum LanguageName {
     Zig,
     Assemblyscript,
     Csharp,
+}
+
+/// How a WASI command is called.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Interface)]
+#[allow(dead_code)] // a schema only: the wire type is `validate::Interface`
+pub(super) enum InterfaceName {
+    /// `{"method", "params"}` as JSON on stdin, the result on stdout (the default).
+    Rpc,
+    /// HTTP requests on the function's routes, CGI-style (WAGI): the request in the
+    /// environment and on stdin, the response (headers, a blank line, the body) on stdout.
+    Http,
 }
 
 /// How the served version was loaded.

@@ -717,11 +717,15 @@ fn examples_manifest_deploys_and_the_readme_commands_work() {
     assert_eq!(
         ids,
         [
+            "assemblyscript-hello",
+            "c-hello",
+            "c-hello-http",
             "droplet-controller",
             "hello",
             "http-handler",
             "js-hello",
-            "python-hello"
+            "python-hello",
+            "zig-hello"
         ]
     );
     for spec in &specs {
@@ -732,7 +736,8 @@ fn examples_manifest_deploys_and_the_readme_commands_work() {
         );
         fdo::validate::parse_deploy_metadata(&spec.metadata).unwrap();
     }
-    let droplet = &specs[0].metadata;
+    let droplet = &specs[3].metadata;
+    assert_eq!(specs[2].metadata["interface"], "http");
     assert_eq!(
         droplet["secrets"],
         json!({"DO_API_TOKEN": ""}),
@@ -768,4 +773,30 @@ fn examples_manifest_deploys_and_the_readme_commands_work() {
     let r = host.fdo(&["invoke", "droplet-controller", "main", "--params", "{}"]);
     assert_eq!(r.code, API_ERROR);
     assert!(r.stderr.contains("DO_API_TOKEN"), "{}", r.stderr);
+
+    // The WASI command examples: as functions, and the C one as a CGI handler.
+    let commands = ["--function", "zig-hello", "--function", "c-hello-http"];
+    let deployed = host.fdo_in(
+        &[&["deploy", manifest][..], &commands].concat(),
+        &envs,
+        None,
+    );
+    assert_eq!(deployed.ok().lines().count(), 2, "{}", deployed.stdout);
+    assert_eq!(
+        host.fdo(&["invoke", "zig-hello", "hello", "Ada"]).ok(),
+        "{\n  \"body\": \"Hello Ada!\"\n}\n"
+    );
+    let info = host.fdo(&["info", "c-hello-http"]);
+    assert!(
+        info.ok()
+            .lines()
+            .any(|l| l.starts_with("interface") && l.ends_with("http")),
+        "{}",
+        info.stdout
+    );
+    assert_eq!(
+        host.fdo(&["invoke", "--http", "c-hello-http", "/hello?name=Ada"])
+            .ok(),
+        "Hello Ada!\n"
+    );
 }

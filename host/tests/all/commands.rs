@@ -241,3 +241,251 @@ async fn core_modules_that_are_not_commands_are_refused_with_what_they_are() {
     assert_eq!(status, 404, "nothing was stored");
     let _: Value = body;
 }
+
+/// A raw request to the CGI routes: (status, headers, body text).
+async fn cgi(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut request = s
+        .client
+        .request(method, s.url(path))
+        .header("x-api-key", crate::support::KEY)
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_command_deployed_with_interface_http_is_a_cgi_handler() {
+    use reqwest::Method;
+    let s = TestServer::start().await;
+    let probe = read(test_guests::COMMAND_PROBE);
+    let secret = "cgi-s3cr3t-value";
+    let (status, d) = s
+        .deploy(
+            "cgi-probe",
+            "1.0.0",
+            &probe,
+            json!({
+                "interface": "http",
+                "env": {"GREETING": "hi"},
+                "secrets": {"API_TOKEN": secret},
+                "limits": {"timeoutMs": 1000},
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(
+        (d["kind"].as_str(), d["interface"].as_str()),
+        (Some("command"), Some("http")),
+        "{d}"
+    );
+    let (_, info) = s.get("/v1/api/functions/cgi-probe").await;
+    assert_eq!(info["interface"], "http", "{info}");
+
+    // Status, headers and body from the CGI answer.
+    let (status, headers, body) =
+        cgi(&s, Method::GET, "/v1/functions/cgi-probe/status", &[], "").await;
+    assert_eq!((status, body.as_str()), (418, "I'm a teapot"));
+    assert_eq!(headers["x-probe"], "short and stout");
+    assert_eq!(headers["content-type"], "text/plain");
+    assert_eq!(headers["x-fdo-version"], "1.0.0");
+    // CRLF line ends, no Status header: 200.
+    let (status, headers, body) = cgi(
+        &s,
+        Method::GET,
+        "/v1/functions/cgi-probe/no-status",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "plain body"));
+    assert_eq!(headers["x-probe"], "crlf");
+
+    // The request in the environment, the body on stdin.
+    let (status, _, body) = cgi(
+        &s,
+        Method::POST,
+        "/v1/functions/cgi-probe/echo?x=1&y=%20z",
+        &[
+            ("content-type", "text/plain"),
+            ("x-test", "a"),
+            ("x-test", "b"),
+        ],
+        "payload",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let echo: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echo["body"], "payload");
+    let env = &echo["env"];
+    for (name, value) in [
+        ("REQUEST_METHOD", "POST"),
+        ("PATH_INFO", "/echo"),
+        ("QUERY_STRING", "x=1&y=%20z"),
+        ("SCRIPT_NAME", "/v1/functions/cgi-probe"),
+        ("CONTENT_TYPE", "text/plain"),
+        ("CONTENT_LENGTH", "7"),
+        ("HTTP_X_TEST", "a, b"),
+        ("GATEWAY_INTERFACE", "CGI/1.1"),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("GREETING", "hi"),
+        ("API_TOKEN", secret),
+    ] {
+        assert_eq!(env[name], value, "{name} in {env}");
+    }
+    assert!(
+        env.get("HTTP_X_API_KEY").is_none(),
+        "fdo's credential is not passed on: {env}"
+    );
+    assert!(env.get("FDO_METHOD").is_none(), "{env}");
+    // The function's bare route is PATH_INFO `/`, any method (the probe has no `/`: 404).
+    let (status, _, _) = cgi(&s, Method::PUT, "/v1/functions/cgi-probe", &[], "{}").await;
+    assert_eq!(status, 404);
+
+    // Failures: a malformed answer, output past the cap, a failing exit status.
+    let failure = |(status, _, body): (u16, reqwest::header::HeaderMap, String)| {
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"], "INVOCATION_ERROR", "{body}");
+        (
+            status,
+            body["context"]["reason"].as_str().unwrap().to_owned(),
+            body["message"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (status, reason, message) =
+        failure(cgi(&s, Method::GET, "/v1/functions/cgi-probe/bad", &[], "").await);
+    assert_eq!((status, reason.as_str()), (500, "failed"), "{message}");
+    assert!(message.contains("blank line"), "{message}");
+    let (status, reason, _) =
+        failure(cgi(&s, Method::GET, "/v1/functions/cgi-probe/flood", &[], "").await);
+    assert_eq!((status, reason.as_str()), (500, "output-limit"));
+    let (status, reason, message) =
+        failure(cgi(&s, Method::GET, "/v1/functions/cgi-probe/exit", &[], "").await);
+    assert_eq!((status, reason.as_str()), (500, "exit"));
+    assert_eq!(
+        message,
+        "the command exited with status 5: probe: giving up"
+    );
+
+    // Secrets are scrubbed from what the command logged, as for every function.
+    let logs = format!("{:?}", log_messages(&s, "cgi-probe").await);
+    assert!(
+        logs.contains("probe: giving up") && !logs.contains(secret),
+        "{logs}"
+    );
+
+    // The C example as a CGI handler.
+    let c_hello = read(test_guests::C_HELLO);
+    let (status, d) = s
+        .deploy(
+            "c-hello-http",
+            "1.0.0",
+            &c_hello,
+            json!({"interface": "http"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{d}");
+    let (status, headers, body) = cgi(
+        &s,
+        Method::GET,
+        "/v1/functions/c-hello-http/hello?name=Ada",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "Hello Ada!\n"));
+    assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+    let (status, headers, body) = cgi(
+        &s,
+        Method::POST,
+        "/v1/functions/c-hello-http/echo?q=1",
+        &[("content-type", "application/json"), ("x-test", "yes")],
+        "{\"a\":1}",
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(headers["x-fdo-guest"], "c-hello");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"method": "POST", "path": "/echo", "query": "q=1", "contentType": "application/json", "xTest": "yes", "body": "{\"a\":1}"})
+    );
+}
+
+#[tokio::test]
+async fn interface_http_is_refused_for_what_is_not_a_command() {
+    let s = TestServer::start().await;
+    for (wasm, kind) in [
+        (test_guests::HELLO, "rpc"),
+        (test_guests::HTTP_HANDLER, "http"),
+    ] {
+        let (status, body) = s
+            .deploy(
+                "not-cgi",
+                "1.0.0",
+                &read(wasm),
+                json!({"interface": "http"}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{body}"
+        );
+        assert_eq!(body["context"]["field"], "interface", "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("this is a {kind} component")),
+            "{message}"
+        );
+        let (status, _) = s.get("/v1/api/functions/not-cgi").await;
+        assert_eq!(status, 404, "nothing was stored");
+    }
+    let (status, body) = s
+        .deploy(
+            "bad-interface",
+            "1.0.0",
+            &read(test_guests::COMMAND_PROBE),
+            json!({"interface": "cgi"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["context"]["field"].as_str()),
+        (400, Some("interface")),
+        "{body}"
+    );
+    // `rpc` spelled out is the default: nothing else in the answer.
+    let (status, body) = s
+        .deploy(
+            "rpc-probe",
+            "1.0.0",
+            &read(test_guests::COMMAND_PROBE),
+            json!({"interface": "rpc"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("interface").is_none(), "{body}");
+    // The interface is part of a version: the same version with another one is a conflict.
+    let (status, body) = s
+        .deploy(
+            "rpc-probe",
+            "1.0.0",
+            &read(test_guests::COMMAND_PROBE),
+            json!({"interface": "http"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("interface"),
+        "{body}"
+    );
+}

@@ -11,7 +11,7 @@ use super::super::types::{
     LevelFilter, LogEntry, LogLevel, LogOrder, LogOutcome, LogQuery, LogRecord, Timestamp,
     VersionRecord,
 };
-use crate::validate::{DeployMetadata, Language, Limits, Secrets, ValidationError};
+use crate::validate::{DeployMetadata, Interface, Language, Limits, Secrets, ValidationError};
 
 /// A key as cached for verification: its record and the SHA-256 of the key.
 pub(super) struct StoredKey {
@@ -74,8 +74,9 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Registry
 pub(super) fn insert_version(tx: &Transaction<'_>, v: &VersionRecord) -> Result<(), RegistryError> {
     tx.execute(
         "INSERT INTO versions (function_id, version, language, entry_point, dependencies, component_digest,
-             component_size, memory_mb, timeout_ms, max_concurrency, env, secrets, allowed_hosts, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             component_size, memory_mb, timeout_ms, max_concurrency, env, secrets, allowed_hosts, created_at,
+             interface)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             v.function_id,
             v.version,
@@ -91,6 +92,7 @@ pub(super) fn insert_version(tx: &Transaction<'_>, v: &VersionRecord) -> Result<
             to_json(v.secrets.as_map())?,
             to_json(&v.allowed_hosts)?,
             v.created_at.as_millis(),
+            v.interface.as_str(),
         ],
     )?;
     Ok(())
@@ -99,7 +101,7 @@ pub(super) fn insert_version(tx: &Transaction<'_>, v: &VersionRecord) -> Result<
 /// Columns of a version row, in the order [`raw_version`] reads them (alias `v`).
 pub(super) const VERSION_COLUMNS: &str = "v.function_id, v.version, v.language, v.entry_point, v.dependencies, \
     v.component_digest, v.component_size, v.memory_mb, v.timeout_ms, v.max_concurrency, v.env, v.secrets, \
-    v.allowed_hosts, v.created_at";
+    v.allowed_hosts, v.created_at, v.interface";
 
 /// A version row as stored, before decoding its JSON and enums.
 pub(super) struct RawVersion {
@@ -117,6 +119,7 @@ pub(super) struct RawVersion {
     secrets: String,
     allowed_hosts: String,
     created_at: i64,
+    interface: String,
 }
 
 /// Reads the version columns starting at column `at`.
@@ -136,6 +139,7 @@ pub(super) fn raw_version(row: &Row<'_>, at: usize) -> rusqlite::Result<RawVersi
         secrets: row.get(at + 11)?,
         allowed_hosts: row.get(at + 12)?,
         created_at: row.get(at + 13)?,
+        interface: row.get(at + 14)?,
     })
 }
 
@@ -161,6 +165,10 @@ impl RawVersion {
             .map_err(|_| corrupt("secrets", "undecodable JSON".into()))?;
         let allowed_hosts: Vec<String> = serde_json::from_str(&self.allowed_hosts)
             .map_err(|e| corrupt("allowedHosts", e.to_string()))?;
+        let interface: Interface = self
+            .interface
+            .parse()
+            .map_err(|e: ValidationError| corrupt("interface", e.message))?;
         let digest: Digest = self
             .digest
             .parse()
@@ -180,6 +188,7 @@ impl RawVersion {
             env,
             secrets: Secrets::new(secrets),
             allowed_hosts,
+            interface,
             created_at: Timestamp::from_millis(self.created_at),
             function_id: self.function_id,
             version: self.version,
@@ -299,6 +308,9 @@ pub(super) fn differences(
     }
     if existing.allowed_hosts != metadata.allowed_hosts {
         fields.push("allowedHosts");
+    }
+    if existing.interface != metadata.interface {
+        fields.push("interface");
     }
     fields
 }
