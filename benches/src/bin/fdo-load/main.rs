@@ -9,6 +9,13 @@
 //! * `fdo-rpc`: the `hello` example deployed to `fdo serve`, `POST /v1/functions/hello-rpc`
 //!   with `{"method":"main","params":{"name":"world"}}` (the full API path: auth, JSON, a
 //!   fresh instance, and the guest's log line stored);
+//! * `fdo-command`: the `zig-hello` example, a WASI command module (issue 28), deployed to the
+//!   same `fdo serve`, `POST /v1/functions/hello-command` with
+//!   `{"method":"hello","params":{"name":"world"}}`: the request on the module's stdin, its
+//!   stdout the result, a fresh instance per call like `fdo-rpc`;
+//! * `wasmtime-run`: the same module run by `wasmtime run` (precompiled with `wasmtime
+//!   compile`), one process per call with the same request on stdin, `--connections` callers
+//!   at once (what running a command costs without a host that stays up);
 //! * `many`: two fresh `fdo serve`, one with one function and one with `--functions` functions
 //!   (distinct ids; the `hello` example, or one copy of it each with `--distinct`): resident
 //!   memory from `/proc/PID/status`, and invoke latency rotating over all of them against the
@@ -18,6 +25,7 @@
 //! scenario ends (or the driver fails); the servers not being measured sit idle. `benches/load.sh` builds the release binaries and runs
 //! this; see `--help` for the options.
 
+mod process;
 mod procs;
 mod report;
 mod wrk;
@@ -32,6 +40,7 @@ use clap::Parser;
 use fdo_benches::test_guests;
 use serde_json::{Value, json};
 
+use process::ProcessLoad;
 use procs::{Server, free_loopback_addr, memory};
 use report::{Many, Report, Row};
 use wrk::{Load, Wrk};
@@ -42,6 +51,9 @@ const API_KEY: &str = "fdo-load-benchmark-key-0123456789";
 const RPC_BODY: &str = r#"{"method":"main","params":{"name":"world"}}"#;
 /// What the RPC call answers (the `result` field).
 const RPC_ANSWER: &str = r#"{"body":"Hello world!"}"#;
+/// The call every `fdo-command` request makes (and `wasmtime-run` writes to stdin): the
+/// `zig-hello` example's `hello`, which answers [`RPC_ANSWER`] too.
+const COMMAND_BODY: &str = r#"{"method":"hello","params":{"name":"world"}}"#;
 /// What `http-hello` answers on `/`.
 const HTTP_ANSWER: &str = "hello from wasi:http";
 /// Deploys in flight at once when deploying many functions.
@@ -65,11 +77,12 @@ struct Args {
     /// wrk threads (`-t`); the targets were stated for `-t1`.
     #[arg(long, default_value_t = 1)]
     threads: u32,
-    /// Scenarios to run, comma-separated: native, wasmtime, fdo-http, fdo-rpc, many.
+    /// Scenarios to run, comma-separated: native, wasmtime, fdo-http, fdo-rpc, fdo-command,
+    /// wasmtime-run, many.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "native,wasmtime,fdo-http,fdo-rpc,many"
+        default_value = "native,wasmtime,fdo-http,fdo-rpc,fdo-command,wasmtime-run,many"
     )]
     only: Vec<String>,
     /// Functions deployed in the `many` scenario.
@@ -134,6 +147,8 @@ fn main() -> anyhow::Result<()> {
     // of them alike instead of on whichever happened to run last.
     let mut servers = Vec::new();
     let mut targets: Vec<(&'static str, Load, u32)> = Vec::new();
+    // Targets driven by starting a process per call instead of wrk.
+    let mut process_targets: Vec<(&'static str, ProcessLoad)> = Vec::new();
     if wants("native") {
         let binary = args
             .native
@@ -163,10 +178,20 @@ fn main() -> anyhow::Result<()> {
             ),
         }
     }
+    if wants("wasmtime-run") {
+        match locate_wasmtime(args.wasmtime.clone(), &here) {
+            Some(binary) => {
+                let load = wasmtime_run(&binary, tmp.path())?;
+                report.note(format!("wasmtime-run: {}", load.argv.join(" ")));
+                process_targets.push(("wasmtime-run", load));
+            }
+            None => report.note("wasmtime not found: wasmtime-run skipped".into()),
+        }
+    }
     let fdo_binary = args.fdo.clone().unwrap_or_else(|| here.join("fdo"));
     let client = reqwest::Client::new();
     let mut fdo_server = None;
-    if wants("fdo-http") || wants("fdo-rpc") {
+    if wants("fdo-http") || wants("fdo-rpc") || wants("fdo-command") {
         let server = start_fdo(&fdo_binary, &tmp.path().join("fdo"), &[])?;
         let rpc = std::fs::read(test_guests::HELLO)?;
         let http = std::fs::read(test_guests::HTTP_HELLO)?;
@@ -190,12 +215,30 @@ fn main() -> anyhow::Result<()> {
         if wants("fdo-rpc") {
             targets.push(("fdo-rpc", rpc_load(rpc_url, None), server.pid()));
         }
+        if wants("fdo-command") {
+            let command = std::fs::read(test_guests::ZIG_HELLO)?;
+            rt.block_on(deploy(&client, &server, "hello-command", &command))?;
+            let url = format!("{}/v1/functions/hello-command", server.url());
+            let load = Load {
+                body: Some(COMMAND_BODY.into()),
+                ..rpc_load(url, None)
+            };
+            rt.block_on(check_call(&client, &load))?;
+            targets.push(("fdo-command", load, server.pid()));
+        }
         fdo_server = Some(server);
     }
     for &c in &args.connections {
         for round in 0..args.rounds {
             for (target, load, pid) in &targets {
                 measure(&wrk, &mut report, target, c, round, load, Some(*pid))?;
+            }
+            for (target, load) in &process_targets {
+                let loadavg = loadavg();
+                let outcome = load
+                    .run(c, wrk.duration, wrk.warmup)
+                    .with_context(|| format!("{target} at {c} connections"))?;
+                record(&mut report, target, c, round, outcome, loadavg, None);
             }
         }
     }
@@ -238,6 +281,20 @@ fn measure(
     let outcome = wrk
         .run(load, connections)
         .with_context(|| format!("{target} at {connections} connections"))?;
+    record(report, target, connections, round, outcome, loadavg, pid);
+    Ok(())
+}
+
+/// Prints and keeps one measurement.
+fn record(
+    report: &mut Report,
+    target: &str,
+    connections: u32,
+    round: usize,
+    outcome: wrk::Outcome,
+    loadavg: Option<f64>,
+    pid: Option<u32>,
+) {
     let rss = pid.and_then(|p| memory(p).ok());
     eprintln!(
         "{target:>9} c={connections:<3} round {round}: {:>9.0} rps  p50 {:>6} us  p99 {:>6} us  errors {}",
@@ -254,7 +311,6 @@ fn measure(
         loadavg_before: loadavg,
         rss,
     });
-    Ok(())
 }
 
 /// The one-function case against `--functions` functions: two fresh fdo servers, one with a
@@ -430,11 +486,17 @@ async fn logs_dropped(client: &reqwest::Client, server: &Server) -> anyhow::Resu
 }
 
 async fn check_rpc(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    check_call(client, &rpc_load(url.to_owned(), None)).await
+}
+
+/// One call as `load` makes it, checked against [`RPC_ANSWER`].
+async fn check_call(client: &reqwest::Client, load: &Load) -> anyhow::Result<()> {
+    let url = &load.url;
     let response = client
         .post(url)
         .header("x-api-key", API_KEY)
         .header("content-type", "application/json")
-        .body(RPC_BODY)
+        .body(load.body.clone().unwrap_or_default())
         .send()
         .await
         .with_context(|| format!("calling {url}"))?;
@@ -603,4 +665,30 @@ mod tests {
         leb128(&mut out, 624_485);
         assert_eq!(out, [0xe5, 0x8e, 0x26]);
     }
+}
+
+/// `wasmtime run` of the `zig-hello` module precompiled into `dir` by `wasmtime compile`: the
+/// request on stdin, `FDO_METHOD` set as fdo sets it.
+fn wasmtime_run(wasmtime: &Path, dir: &Path) -> anyhow::Result<ProcessLoad> {
+    let compiled = dir.join("zig-hello.cwasm");
+    let status = Command::new(wasmtime)
+        .arg("compile")
+        .arg(test_guests::ZIG_HELLO)
+        .arg("-o")
+        .arg(&compiled)
+        .status()
+        .context("wasmtime compile")?;
+    ensure!(status.success(), "wasmtime compile {}: {status}", test_guests::ZIG_HELLO);
+    Ok(ProcessLoad {
+        argv: vec![
+            wasmtime.display().to_string(),
+            "run".into(),
+            "--allow-precompiled".into(),
+            "--env".into(),
+            "FDO_METHOD=hello".into(),
+            compiled.display().to_string(),
+        ],
+        stdin: COMMAND_BODY.as_bytes().to_vec(),
+        expect: RPC_ANSWER.into(),
+    })
 }

@@ -12,6 +12,9 @@ use crate::wrk::Outcome;
 const TARGET_RPC_RATIO: f64 = 3.0;
 /// `wasi:http` pass-through, in multiples of `wasmtime serve`'s rps.
 const TARGET_HTTP_RATIO: f64 = 1.2;
+/// A WASI command's call through the API, in multiples of the `hello` RPC component's rps
+/// (issue 28: within 1.5x).
+const TARGET_COMMAND_RATIO: f64 = 1.0 / 1.5;
 /// Invoke latency with many functions, as a multiple of the one-function case.
 const TARGET_MANY_LATENCY: f64 = 1.10;
 
@@ -229,6 +232,31 @@ impl Report {
                 mark(p99("fdo-http"), |x| x <= 1.0),
                 show(native)
             );
+        }
+        if self.connections.iter().any(|&c| self.pooled("fdo-command", c).is_some()) {
+            let _ = writeln!(out, "\n## WASI commands (`zig-hello`)\n");
+            let _ = writeln!(
+                out,
+                "| conns | fdo-command / fdo-rpc rps (target >= {TARGET_COMMAND_RATIO:.2}) | fdo-command / wasmtime-run rps | p99 fdo-command / fdo-rpc |"
+            );
+            let _ = writeln!(out, "|---:|---:|---:|---:|");
+            for &c in &self.connections {
+                let rps = |base: &str, ok: fn(f64) -> bool| match self.rps_ratio("fdo-command", base, c) {
+                    Some((x, lo, hi)) => format!("{} [{lo:.2}, {hi:.2}]", mark(Some(x), ok)),
+                    None => "n/a".into(),
+                };
+                let p99 = match (self.pooled("fdo-command", c), self.pooled("fdo-rpc", c)) {
+                    (Some(a), Some(b)) => Some(ratio(a.p99 as f64, b.p99 as f64)),
+                    _ => None,
+                };
+                let _ = writeln!(
+                    out,
+                    "| {c} | {} | {} | {} |",
+                    rps("fdo-rpc", |x| x >= TARGET_COMMAND_RATIO),
+                    rps("wasmtime-run", |_| true),
+                    show(p99)
+                );
+            }
         }
         for note in &self.notes {
             let _ = writeln!(out, "\n- {note}");
