@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::extract::Path;
 use super::wire::{LogItem, LogList};
 use super::ratelimit::{Scope, admit_one};
-use crate::functions::Active;
+use crate::functions::{Active, InvokeError};
 use crate::functions::observe::CallContext;
 use crate::registry::{LevelFilter, LogLevel, LogQuery, Timestamp};
 use crate::functions::ComponentKind;
@@ -214,12 +214,7 @@ async fn pass_through(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let query = parts
-        .uri
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
-    let path = format!("/{}{query}", rest.unwrap_or_default());
+    let path = guest_path(&parts.uri, rest);
     let authority = parts
         .headers
         .get(axum::http::header::HOST)
@@ -237,18 +232,8 @@ async fn pass_through(
     let version = active.served.version.clone();
     let function = active.record.id.clone();
     let request_id = context.request_id.clone();
-    let mut response = match state.host.invoke_http(active, request, context).await {
-        Ok(resp) => {
-            let mut r = resp.map(Body::new);
-            r.extensions_mut().insert(GuestResponse);
-            r
-        }
-        Err(error) => ApiError::Invocation {
-            id: function,
-            error,
-        }
-        .into_response(),
-    };
+    let answer = state.host.invoke_http(active, request, context).await;
+    let mut response = guest_answer(answer.map(|r| r.map(Body::new)), function);
     set_call_headers(&mut response, &request_id, &version);
     Ok(response)
 }
@@ -263,12 +248,7 @@ async fn cgi(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let query = parts
-        .uri
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
-    parts.uri = format!("/{}{query}", rest.unwrap_or_default())
+    parts.uri = guest_path(&parts.uri, rest)
         .parse()
         .map_err(|e| ApiError::bad_request(format!("invalid request URI: {e}")))?;
     let body = read_limited(&parts.headers, body, state.config.max_upload_mb << 20).await?;
@@ -278,20 +258,28 @@ async fn cgi(
         body,
     };
     let outcome = state.host.invoke_cgi(&active, request, &context).await;
-    let mut response = match outcome.result {
-        Ok(response) => {
-            let mut r = response.map(Body::from);
-            r.extensions_mut().insert(GuestResponse);
-            r
-        }
-        Err(error) => ApiError::Invocation {
-            id: active.record.id.clone(),
-            error,
-        }
-        .into_response(),
-    };
+    let answer = outcome.result.map(|r| r.map(Body::from));
+    let mut response = guest_answer(answer, active.record.id.clone());
     set_call_headers(&mut response, &context.request_id, &active.served.version);
     Ok(response)
+}
+
+/// What a guest sees of the request's path on the pass-through routes: the part after the
+/// function's prefix (`/` at least), with the query.
+fn guest_path(uri: &Uri, rest: Option<String>) -> String {
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    format!("/{}{query}", rest.unwrap_or_default())
+}
+
+/// A guest's HTTP answer as it is (marked as the guest's), or the API's error for `id`.
+fn guest_answer(answer: Result<Response, InvokeError>, id: String) -> Response {
+    match answer {
+        Ok(mut response) => {
+            response.extensions_mut().insert(GuestResponse);
+            response
+        }
+        Err(error) => ApiError::Invocation { id, error }.into_response(),
+    }
 }
 
 /// Query of `GET /v1/functions/:id/logs`.
