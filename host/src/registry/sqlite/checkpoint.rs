@@ -72,7 +72,7 @@ pub(super) struct Checkpointer {
 impl Checkpointer {
     /// Starts the thread on a connection of its own to `db_path`.
     pub(super) fn spawn(db_path: &Path, busy_timeout: Duration) -> Result<Self, RegistryError> {
-        let conn = super::open_connection(db_path, busy_timeout)?;
+        let conn = super::open::open_connection(db_path, busy_timeout)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let shared = Arc::new(Shared::default());
         let thread_shared = shared.clone();

@@ -32,9 +32,10 @@ use wasmtime::Store;
 use wasmtime::component::InstancePre;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
+use super::store::{classify, finish_output, new_command_store};
 use super::{
-    CallOutcome, CallOutput, CallSpec, CallState, HOST_CALL_GRACE, InFlight, InvokeError,
-    LoadedComponent, Runtime, classify, finish_output, millis,
+    CallOutcome, CallOutput, CallSpec, CallState, HOST_CALL_GRACE, InvokeError, LoadedComponent,
+    Runtime, millis,
 };
 use crate::loader::command::CommandExit;
 use cgi::CgiRequest;
@@ -104,13 +105,13 @@ impl Runtime {
                 "this function is not a WASI command, so it cannot be a CGI handler".into(),
             ));
         };
-        let permits = match self.admit(spec).await {
+        let permits = match self.admission.admit(spec).await {
             Ok(p) => p,
             Err(e) => return fail(e),
         };
-        let _guard = InFlight::new(&self.in_flight, &self.engine);
+        let _guard = self.admission.in_flight_guard(&self.engine);
         let env = cgi::environment(&request, &spec.env);
-        let mut store = self.new_command_store(spec, &env, request.body);
+        let mut store = new_command_store(&self.engine, spec, &env, request.body);
         let deadline = spec.limits.timeout + HOST_CALL_GRACE;
         let ran = tokio::time::timeout(deadline, command.run(&mut store)).await;
         // stdout is the answer, whole; it never goes to the logs.

@@ -1,0 +1,313 @@
+//! Functions, versions and history: deploys, reads, rollbacks, deletes and the component GC.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+#[cfg(test)]
+use super::lock;
+use super::rows::{
+    VERSION_COLUMNS, bump_generation, differences, function_exists, insert_history, insert_version,
+    load_function, load_history, load_version, raw_function, raw_version,
+};
+use super::{SqliteRegistry, not_found};
+use crate::registry::types::{
+    DeleteOutcome, DeployOutcome, Digest, FunctionRecord, GcReport, HistoryAction, HistoryEntry,
+    RollbackOutcome, Timestamp, VersionRecord,
+};
+use crate::registry::{RegistryError, Resource};
+use crate::validate::DeployMetadata;
+
+pub(super) fn deploy(
+    reg: &SqliteRegistry,
+    metadata: DeployMetadata,
+    component: &[u8],
+) -> Result<DeployOutcome, RegistryError> {
+    metadata.validate()?;
+    let mut conn = reg.write_conn();
+    if let Some(existing) = load_version(&conn, &metadata.id, &metadata.version)? {
+        return existing_version_outcome(reg, &conn, existing, &metadata, component);
+    }
+    // The bytes are durable before any row points at them; a crash from here on leaves
+    // at worst an unreferenced blob for `gc_components`.
+    let component_ref = reg.blobs.put(component)?;
+    let now = Timestamp::now();
+    let record = VersionRecord {
+        function_id: metadata.id.clone(),
+        version: metadata.version.clone(),
+        language: metadata.language,
+        entry_point: metadata.entry_point.clone(),
+        dependencies: metadata.dependencies.clone(),
+        component: component_ref,
+        limits: metadata.limits,
+        env: metadata.env.clone(),
+        secrets: metadata.secrets.clone(),
+        allowed_hosts: metadata.allowed_hosts.clone(),
+        interface: metadata.interface,
+        created_at: now,
+    };
+
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(existing) = load_version(&tx, &metadata.id, &metadata.version)? {
+        // Another process deployed it between our check and our lock.
+        drop(tx);
+        return existing_version_outcome(reg, &conn, existing, &metadata, component);
+    }
+    let previous: Option<String> = tx
+        .query_row(
+            "SELECT active_version FROM functions WHERE id = ?1",
+            [&metadata.id],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let created_at: i64 = tx.query_row(
+        "INSERT INTO functions (id, active_version, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (id) DO UPDATE SET active_version = excluded.active_version, updated_at = excluded.updated_at
+         RETURNING created_at",
+        params![metadata.id, metadata.version, now.as_millis()],
+        |row| row.get(0),
+    )?;
+    insert_version(&tx, &record)?;
+    #[cfg(test)]
+    if let Some(hook) = lock(&reg.deploy_hook).as_ref() {
+        hook()?;
+    }
+    insert_history(
+        &tx,
+        &metadata.id,
+        &metadata.version,
+        HistoryAction::Deploy,
+        previous.as_deref(),
+        now,
+    )?;
+    let generation = bump_generation(&tx)?;
+    tx.commit()?;
+    reg.invalidate(generation);
+
+    let function = Arc::new(FunctionRecord {
+        id: metadata.id.clone(),
+        created_at: Timestamp::from_millis(created_at),
+        updated_at: now,
+        active: record.clone(),
+    });
+    Ok(DeployOutcome {
+        function,
+        version: record,
+        created: true,
+        previous,
+    })
+}
+
+pub(super) fn get_function(
+    reg: &SqliteRegistry,
+    id: &str,
+) -> Result<Arc<FunctionRecord>, RegistryError> {
+    reg.poll_external_changes()?;
+    let epoch = {
+        let cache = reg.cache_read();
+        if let Some(function) = cache.functions.get(id) {
+            return Ok(Arc::clone(function));
+        }
+        cache.epoch
+    };
+    let function =
+        load_function(&reg.reader(), id)?.ok_or_else(|| not_found(Resource::Function, id))?;
+    let function = Arc::new(function);
+    let mut cache = reg.cache_write();
+    if cache.epoch == epoch {
+        cache.functions.insert(id.to_owned(), Arc::clone(&function));
+    }
+    Ok(function)
+}
+
+pub(super) fn list_functions(
+    reg: &SqliteRegistry,
+) -> Result<Vec<Arc<FunctionRecord>>, RegistryError> {
+    let conn = reg.reader();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT f.id, f.created_at, f.updated_at, {VERSION_COLUMNS}
+         FROM functions f JOIN versions v ON v.function_id = f.id AND v.version = f.active_version
+         ORDER BY f.id"
+    ))?;
+    let rows = stmt.query_map([], raw_function)?;
+    rows.map(|row| Ok(Arc::new(row?.decode()?))).collect()
+}
+
+pub(super) fn get_version(
+    reg: &SqliteRegistry,
+    id: &str,
+    version: &str,
+) -> Result<VersionRecord, RegistryError> {
+    let conn = reg.reader();
+    match load_version(&conn, id, version)? {
+        Some(record) => Ok(record),
+        None if function_exists(&conn, id)? => {
+            Err(not_found(Resource::Version, &format!("{id}@{version}")))
+        }
+        None => Err(not_found(Resource::Function, id)),
+    }
+}
+
+pub(super) fn list_versions(
+    reg: &SqliteRegistry,
+    id: &str,
+) -> Result<Vec<VersionRecord>, RegistryError> {
+    let conn = reg.reader();
+    // One read transaction so the existence check and the listing agree.
+    let tx = conn.unchecked_transaction()?;
+    if !function_exists(&tx, id)? {
+        return Err(not_found(Resource::Function, id));
+    }
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {VERSION_COLUMNS} FROM versions v WHERE v.function_id = ?1 ORDER BY v.rowid"
+    ))?;
+    let rows = stmt.query_map([id], |row| raw_version(row, 0))?;
+    rows.map(|row| row?.decode()).collect()
+}
+
+pub(super) fn history(reg: &SqliteRegistry, id: &str) -> Result<Vec<HistoryEntry>, RegistryError> {
+    let conn = reg.reader();
+    let tx = conn.unchecked_transaction()?;
+    if !function_exists(&tx, id)? {
+        return Err(not_found(Resource::Function, id));
+    }
+    load_history(&tx, id)
+}
+
+pub(super) fn rollback(
+    reg: &SqliteRegistry,
+    id: &str,
+    version: &str,
+) -> Result<RollbackOutcome, RegistryError> {
+    let mut conn = reg.write_conn();
+    let now = Timestamp::now();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let previous: String = tx
+        .query_row(
+            "SELECT active_version FROM functions WHERE id = ?1",
+            [id],
+            |row| row.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| not_found(Resource::Function, id))?;
+    if load_version(&tx, id, version)?.is_none() {
+        return Err(not_found(Resource::Version, &format!("{id}@{version}")));
+    }
+    tx.execute(
+        "UPDATE functions SET active_version = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, version, now.as_millis()],
+    )?;
+    insert_history(
+        &tx,
+        id,
+        version,
+        HistoryAction::Rollback,
+        Some(&previous),
+        now,
+    )?;
+    let generation = bump_generation(&tx)?;
+    tx.commit()?;
+    reg.invalidate(generation);
+    let function = load_function(&conn, id)?.ok_or_else(|| not_found(Resource::Function, id))?;
+    Ok(RollbackOutcome {
+        function: Arc::new(function),
+        previous,
+    })
+}
+
+pub(super) fn delete_function(
+    reg: &SqliteRegistry,
+    id: &str,
+) -> Result<DeleteOutcome, RegistryError> {
+    let mut conn = reg.write_conn();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let digests: Vec<String> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT DISTINCT component_digest FROM versions WHERE function_id = ?1",
+        )?;
+        stmt.query_map([id], |row| row.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    let versions_removed: i64 = tx.query_row(
+        "SELECT count(*) FROM versions WHERE function_id = ?1",
+        [id],
+        |row| row.get(0),
+    )?;
+    // Versions, history and logs go with it (ON DELETE CASCADE).
+    if tx.execute("DELETE FROM functions WHERE id = ?1", [id])? == 0 {
+        return Err(not_found(Resource::Function, id));
+    }
+    let generation = bump_generation(&tx)?;
+    tx.commit()?;
+    reg.invalidate(generation);
+
+    // Blobs are shared by content: remove only those no version references any more.
+    // Deploys take the same writer lock, so none can start referencing one meanwhile.
+    let mut components_removed = 0;
+    for hex in digests {
+        let referenced: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM versions WHERE component_digest = ?1)",
+            [&hex],
+            |row| row.get(0),
+        )?;
+        if !referenced
+            && let Ok(digest) = hex.parse::<Digest>()
+            && reg.blobs.remove(&digest)?
+        {
+            components_removed += 1;
+        }
+    }
+    Ok(DeleteOutcome {
+        id: id.to_owned(),
+        versions_removed: versions_removed as usize,
+        components_removed,
+    })
+}
+
+pub(super) fn gc_components(reg: &SqliteRegistry) -> Result<GcReport, RegistryError> {
+    let conn = reg.write_conn();
+    let referenced: HashSet<String> = {
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT component_digest FROM versions")?;
+        stmt.query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut report = GcReport::default();
+    for digest in reg.blobs.list()? {
+        if !referenced.contains(&digest.to_hex()) && reg.blobs.remove(&digest)? {
+            report.components_removed += 1;
+        }
+    }
+    report.temp_files_removed = reg.blobs.remove_temp_files()?;
+    Ok(report)
+}
+
+/// Idempotent redeploy or conflict, for an `(id, version)` that already exists.
+fn existing_version_outcome(
+    reg: &SqliteRegistry,
+    conn: &Connection,
+    existing: VersionRecord,
+    metadata: &DeployMetadata,
+    component: &[u8],
+) -> Result<DeployOutcome, RegistryError> {
+    let digest = Digest::of(component);
+    let differences = differences(&existing, metadata, &digest);
+    if !differences.is_empty() {
+        return Err(RegistryError::Conflict(format!(
+            "version {} of function {} already exists with different {}; versions are immutable, deploy a new version",
+            metadata.version,
+            metadata.id,
+            differences.join(", ")
+        )));
+    }
+    // Same bytes: make sure the blob is intact (this heals a damaged or missing one).
+    reg.blobs.put(component)?;
+    let function = load_function(conn, &metadata.id)?
+        .ok_or_else(|| not_found(Resource::Function, &metadata.id))?;
+    Ok(DeployOutcome {
+        function: Arc::new(function),
+        version: existing,
+        created: false,
+        previous: None,
+    })
+}

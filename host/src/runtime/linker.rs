@@ -1,0 +1,45 @@
+//! What the host provides to guests: the linker every component is pre-instantiated against.
+
+use wasmtime::component::{HasSelf, Linker};
+
+use super::bindings;
+use super::state::{CallState, LogLevel};
+use crate::engine::EngineHandle;
+
+/// The linker every component is pre-instantiated against: WASI 0.2 (no preopened
+/// directories, no sockets: the context grants none), `wasi:http` (outbound through the
+/// allow-list) and fdo's log interface.
+pub(super) fn build_linker(engine: &EngineHandle) -> anyhow::Result<Linker<CallState>> {
+    let mut linker = Linker::new(engine.engine());
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    bindings::fdo::function::log::add_to_linker::<CallState, HasSelf<CallState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    // What a WASI command's renamed `proc_exit` calls (`loader::command`): ends the call with
+    // the exit status, which `command::Command::run` reads back.
+    linker
+        .instance(crate::loader::command::EXIT_INTERFACE)?
+        .func_wrap(
+            crate::loader::command::EXIT_FUNCTION,
+            |_, (status,): (u32,)| -> wasmtime::Result<()> {
+                Err(crate::loader::command::CommandExit(status).into())
+            },
+        )?;
+    Ok(linker)
+}
+
+impl bindings::fdo::function::log::Host for CallState {
+    fn log(&mut self, level: bindings::fdo::function::log::Level, message: String) {
+        use bindings::fdo::function::log::Level;
+        let level = match level {
+            Level::Trace => LogLevel::Trace,
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        self.push_log(level, message);
+    }
+}
