@@ -4,19 +4,15 @@
 //! Guests come from three places:
 //! - every `cdylib` member of the `examples/` Cargo workspace (when `examples/Cargo.toml` exists);
 //! - every `cdylib` member of `test-guests/components/` (test-only guests);
-//! - every `examples/NAME/build.sh` (non-Rust guests, see `scripts.rs`);
+//! - every `examples/NAME/build.sh` (non-Rust guests, run as `build.sh OUT_WASM_PATH`);
 //! - every `test-guests/commands/NAME/build.sh` (test-only WASI command modules).
 //!
-//! Each Rust workspace is built with one `cargo build --workspace` by the toolchain
-//! `toolchain.rs` finds, in a scrubbed environment. Both workspaces share one target directory
-//! *outside* the source tree (`<outer target>/fdo-guests/<checkout>-<hash>/`): it lets them share
-//! one build of `std`, keeps checkouts that share `CARGO_TARGET_DIR` apart, and lets the source
-//! directories be watched whole without the build's own output marking them changed.
+//! The building is `fdo-guest-build`'s, the same code `fdo build` runs: each Rust workspace is
+//! built with one `cargo build --workspace` by the toolchain it finds, into the guest target
+//! directory shared by every guest build of this machine user (`~/.cache/fdo/guest-target`, see
+//! `fdo_guest_build::cache`): `std` is built once for the tests and for users' projects, and the
+//! source directories can be watched whole without the build's own output marking them changed.
 //! Components land in `$OUT_DIR/guests/NAME.wasm`.
-
-mod scripts;
-mod toolchain;
-mod wasm;
 
 use std::collections::BTreeSet;
 use std::env;
@@ -26,15 +22,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use fdo_guest_build::cache::CACHE_DIR_VAR;
+use fdo_guest_build::rust::{self, Selection};
+use fdo_guest_build::script::{self, ScriptBuild};
+use fdo_guest_build::toolchain::{TOOLCHAIN_OVERRIDE_VAR, Toolchain, WASI_LIBC_VAR};
 
-use crate::toolchain::{TOOLCHAIN_OVERRIDE_VAR, Toolchain, WASI_LIBC_VAR};
+/// The script each non-Rust example provides.
+const BUILD_SCRIPT: &str = "build.sh";
 
-/// File cargo writes at the root of every target directory; marks the outer target directory.
-const TARGET_DIR_TAG: &str = "CACHEDIR.TAG";
-
-/// Directory under the outer target directory that holds the guests' own target directories.
-const GUEST_TARGET_SUBDIR: &str = "fdo-guests";
+/// How it runs: the `build` command `examples/fdo.toml` gives those examples, so `fdo build`
+/// there finds the outputs of this build in the shared cache (and the other way round).
+const BUILD_COMMAND: &str = r#"bash build.sh "$FDO_COMPONENT""#;
 
 /// The generated Rust file, in `$OUT_DIR`.
 const GENERATED_FILE: &str = "guests.rs";
@@ -71,13 +69,28 @@ fn run() -> Result<()> {
     let components = manifest_dir.join("components");
     let commands = manifest_dir.join("commands");
 
-    let watched = [
+    // `examples/` is watched entry by entry, less what `fdo up`/`fdo build` write there (its
+    // `build/` outputs and `.fdo/` host data) and build outputs: a file written into a watched
+    // tree would make every cargo build rerun this script. A new example shows up in the
+    // watched `Cargo.toml` or `fdo.toml`.
+    let mut watched = vec![
         manifest_dir.join("build"),
-        examples.clone(),
         components.clone(),
         commands.clone(),
         repo.join("wit"),
     ];
+    if let Ok(entries) = fs::read_dir(&examples) {
+        let mut entries: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name();
+                !fdo_guest_build::script::is_ignored(&name) && name != "build"
+            })
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        watched.extend(entries);
+    }
     // A watched path that does not exist marks the build dirty every time, so only existing
     // ones are watched (a checkout without `examples/` needs a touch of `build/` once it appears).
     for path in watched.iter().filter(|path| path.exists()) {
@@ -85,6 +98,7 @@ fn run() -> Result<()> {
     }
     println!("cargo:rerun-if-env-changed={TOOLCHAIN_OVERRIDE_VAR}");
     println!("cargo:rerun-if-env-changed={WASI_LIBC_VAR}");
+    println!("cargo:rerun-if-env-changed={CACHE_DIR_VAR}");
 
     let guests_out = out_dir.join("guests");
     // Start empty, so a guest that was removed leaves no file behind.
@@ -94,7 +108,7 @@ fn run() -> Result<()> {
     }
     fs::create_dir_all(&guests_out)
         .with_context(|| format!("creating {}", guests_out.display()))?;
-    let target_dir = guest_target_dir(&out_dir, &repo);
+    let target_dir = fdo_guest_build::guest_target_dir();
 
     let toolchain = Toolchain::detect()?;
     println!("guest toolchain: {}", toolchain.describe());
@@ -117,22 +131,31 @@ fn run() -> Result<()> {
     for path in outside_sources(&dep_infos, &repo, &watched, &target_dir) {
         println!("cargo:rerun-if-changed={}", path.display());
     }
-    let mut script_guests = scripts::find(&examples)?;
-    script_guests.extend(scripts::find(&commands)?);
-    for script in script_guests {
-        let path = guests_out.join(format!("{}.wasm", script.name));
-        script
-            .build(&target_dir.join("build-sh"), &path)
-            .with_context(|| {
-                format!(
-                    "building the guest in {} (has scripts/setup.sh run in this checkout? \
-                     it runs examples/*/setup.sh)",
-                    script.dir.display()
-                )
-            })?;
+    let script_cache = fdo_guest_build::script_cache_dir();
+    let mut scripted = script_guests(&examples)?;
+    scripted.extend(script_guests(&commands)?);
+    for (name, dir) in scripted {
+        let path = guests_out.join(format!("{name}.wasm"));
+        let started = Instant::now();
+        let outcome = ScriptBuild {
+            name: &name,
+            dir: &dir,
+            recipe: BUILD_COMMAND,
+            exclude: &[],
+            cache_dir: &script_cache,
+        }
+        .build(&path, |partial| script::shell(BUILD_COMMAND, partial))
+        .with_context(|| {
+            format!(
+                "building the guest in {} (has scripts/setup.sh run in this checkout? \
+                 it runs examples/*/setup.sh)",
+                dir.display()
+            )
+        })?;
+        println!("{name}: {outcome:?} in {:.1?}", started.elapsed());
         guests.push(Guest {
-            name: script.name.clone(),
-            source: relative(&script.dir, &repo),
+            name: name.clone(),
+            source: relative(&dir, &repo),
             path,
         });
     }
@@ -142,159 +165,76 @@ fn run() -> Result<()> {
     Ok(())
 }
 
-/// `<outer target>/fdo-guests/<checkout>-<hash of its path>`.
-fn guest_target_dir(out_dir: &Path, repo: &Path) -> PathBuf {
-    let outer = out_dir
-        .ancestors()
-        .find(|dir| dir.join(TARGET_DIR_TAG).is_file())
-        .unwrap_or(out_dir);
-    let repo = repo.canonicalize().unwrap_or_else(|_| repo.to_path_buf());
-    let mut hash = scripts::Fnv::default();
-    hash.write(repo.to_string_lossy().as_bytes());
-    let name = repo
-        .file_name()
-        .map_or_else(|| "repo".into(), |n| n.to_string_lossy());
-    outer
-        .join(GUEST_TARGET_SUBDIR)
-        .join(format!("{name}-{:08x}", hash.0 as u32))
+/// Every `PARENT/*/build.sh` (under `examples/` or `test-guests/commands/`), as `(name, directory)`
+/// sorted by name.
+fn script_guests(parent: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut guests = Vec::new();
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Ok(guests);
+    };
+    for entry in entries {
+        let dir = entry
+            .with_context(|| format!("listing {}", parent.display()))?
+            .path();
+        if dir.join(BUILD_SCRIPT).is_file() {
+            let name = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .with_context(|| format!("{} is not a UTF-8 name", dir.display()))?
+                .to_string();
+            guests.push((name, dir));
+        }
+    }
+    guests.sort();
+    Ok(guests)
 }
 
-/// A `cdylib` member of a guest workspace.
-#[derive(Debug)]
-struct Member {
-    /// The package name.
-    package: String,
-    /// The library target's name, as the artifact is named (underscores).
-    artifact: String,
-    /// The package directory.
-    dir: PathBuf,
-}
-
-/// Builds every member of `workspace` with one cargo invocation, then turns each `cdylib`'s
-/// output into a component in `guests_out`. Returns each guest with its dep-info file.
+/// Builds every member of `workspace` with one cargo invocation and writes each `cdylib`'s
+/// component into `guests_out`. Returns each guest with its dep-info file's contents.
 fn build_workspace(
     toolchain: &Toolchain,
     workspace: &Path,
     target_dir: &Path,
     guests_out: &Path,
     repo: &Path,
-) -> Result<Vec<(Guest, PathBuf)>> {
-    let manifest = workspace.join("Cargo.toml");
-    let members = cdylib_members(toolchain, &manifest, target_dir)?;
-
-    let started = Instant::now();
-    let status = toolchain
-        .cargo(target_dir)
-        .arg("build")
-        .args(toolchain.build_args())
-        .arg("--workspace")
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build failed ({status}); its output is above");
-    }
+) -> Result<Vec<(Guest, Option<String>)>> {
+    let outcome = rust::build(
+        toolchain,
+        &workspace.join("Cargo.toml"),
+        Selection::Workspace,
+        target_dir,
+    )?;
     println!(
         "{}: cargo build in {:.1?}",
         workspace.display(),
-        started.elapsed()
+        outcome.cargo_time
     );
-
-    let artifacts = target_dir.join(toolchain.target()).join("release");
     let mut guests = Vec::new();
-    for member in members {
-        let artifact = artifacts.join(format!("{}.wasm", member.artifact));
-        let bytes =
-            fs::read(&artifact).with_context(|| format!("reading {}", artifact.display()))?;
-        let component = match wasm::kind(&bytes).with_context(|| artifact.display().to_string())? {
-            wasm::WasmKind::Component => bytes,
-            wasm::WasmKind::CoreModule => wasm::componentize(&bytes)
-                .with_context(|| format!("componentizing {}", artifact.display()))?,
-        };
-        let path = guests_out.join(format!("{}.wasm", member.package));
-        fs::write(&path, component).with_context(|| format!("writing {}", path.display()))?;
-        let dep_info = artifacts.join(format!("{}.d", member.artifact));
+    for built in outcome.built {
+        let path = guests_out.join(format!("{}.wasm", built.cdylib.package));
+        fs::write(&path, &built.component)
+            .with_context(|| format!("writing {}", path.display()))?;
         let guest = Guest {
-            name: member.package,
-            source: relative(&member.dir, repo),
+            source: relative(built.cdylib.dir(), repo),
+            name: built.cdylib.package,
             path,
         };
-        guests.push((guest, dep_info));
+        guests.push((guest, built.dep_info));
     }
     Ok(guests)
-}
-
-/// The `cdylib` members of the workspace at `manifest`, from `cargo metadata --no-deps`.
-fn cdylib_members(
-    toolchain: &Toolchain,
-    manifest: &Path,
-    target_dir: &Path,
-) -> Result<Vec<Member>> {
-    let output = toolchain
-        .cargo(target_dir)
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
-        .arg(manifest)
-        .output()
-        .context("running cargo metadata")?;
-    if !output.status.success() {
-        bail!(
-            "cargo metadata failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let metadata: Value =
-        serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
-    let mut members = Vec::new();
-    for package in metadata["packages"].as_array().into_iter().flatten() {
-        let name = package["name"].as_str().context("package without a name")?;
-        let manifest_path = package["manifest_path"]
-            .as_str()
-            .context("package without a manifest")?;
-        for target in package["targets"].as_array().into_iter().flatten() {
-            let is_cdylib = target["crate_types"]
-                .as_array()
-                .is_some_and(|types| types.iter().any(|t| t == "cdylib"));
-            if is_cdylib {
-                let artifact = target["name"]
-                    .as_str()
-                    .context("target without a name")?
-                    .replace('-', "_");
-                let dir = Path::new(manifest_path)
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default();
-                members.push(Member {
-                    package: name.to_string(),
-                    artifact,
-                    dir,
-                });
-            }
-        }
-    }
-    Ok(members)
 }
 
 /// The files guests were compiled from that live in this repository but outside the
 /// directories already watched (path dependencies such as `guest-sdk/`), read from the dep-info
 /// files cargo writes beside the artifacts, plus the `Cargo.toml` of the package holding each.
 fn outside_sources(
-    dep_infos: &[PathBuf],
+    dep_infos: &[Option<String>],
     repo: &Path,
     watched: &[PathBuf],
     target_dir: &Path,
 ) -> BTreeSet<PathBuf> {
     let mut sources = BTreeSet::new();
-    for dep_info in dep_infos {
-        let Ok(text) = fs::read_to_string(dep_info) else {
-            continue;
-        };
+    for text in dep_infos.iter().flatten() {
         for line in text.lines() {
             let Some((_, deps)) = line.split_once(": ") else {
                 continue;

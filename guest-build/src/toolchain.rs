@@ -7,7 +7,7 @@
 //! 2. **offline**: Debian's Rust (`rustc-web`, `cargo-web`, `rust-web-src`) building `std` itself
 //!    for `wasm32-wasip2`, linked by LLVM 19's `wasm-ld` (`lld-19`) against wasi-libc's
 //!    `wasm32-wasip2` build (Debian 13's `wasi-libc`, or the copy `scripts/setup.sh` puts in
-//!    `/usr/local/lib/wasm32-wasip2` on Debian 12). The build script turns the core modules into
+//!    `/usr/local/lib/wasm32-wasip2` on Debian 12). [`crate::wasm`] turns the core modules into
 //!    components (with the preview1 adapter only when a module still imports preview1).
 //!
 //! `FDO_GUEST_TOOLCHAIN=wasip2|offline` forces one of them.
@@ -211,6 +211,13 @@ impl Toolchain {
         }
     }
 
+    /// The `cargo` this toolchain runs.
+    pub fn cargo_path(&self) -> &Path {
+        match self {
+            Toolchain::Wasip2 { cargo, .. } | Toolchain::Offline { cargo, .. } => cargo,
+        }
+    }
+
     /// One-line description for the build log.
     pub fn describe(&self) -> String {
         match self {
@@ -297,7 +304,8 @@ fn find_wasi_libc() -> Option<PathBuf> {
         .find(|dir| dir.join("libc.a").is_file())
 }
 
-/// Removes from `command`'s environment what the outer build set for this build script.
+/// Removes from `command`'s environment what an outer cargo (a build script's, or the shell's)
+/// set for its own build.
 pub fn scrub_env(command: &mut Command) {
     for (key, _) in env::vars_os() {
         if let Some(key) = key.to_str()
@@ -322,7 +330,7 @@ fn missing_toolchain(reasons: anyhow::Error) -> anyhow::Error {
         "no toolchain to build the guest components (WebAssembly).\n\
          \n\
          On a machine with internet access:  rustup target add wasm32-wasip2\n\
-         Offline, on Debian 12 (as root):    scripts/setup.sh\n\
+         Offline, on Debian 12 (as root):    scripts/setup.sh  (in an fdo checkout)\n\
          \n\
          What was tried:\n  {reasons:#}"
     )
