@@ -42,6 +42,11 @@ impl Client {
         })
     }
 
+    /// The API key sent with every request, if any.
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
+    }
+
     /// The host's base URL (no trailing slash).
     pub fn base(&self) -> &str {
         &self.base

@@ -205,6 +205,9 @@ fn component_spec(args: &DeployArgs, path: &Path) -> Result<FunctionSpec, CliErr
         id,
         component: path.to_owned(),
         metadata,
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        build: None,
+        call: None,
     };
     check(&spec)?;
     Ok(spec)

@@ -131,7 +131,7 @@ pub fn params(
 }
 
 /// Percent-encodes what a path segment cannot hold (ids are plain, but say so clearly if not).
-fn path_segment(id: &str) -> String {
+pub(crate) fn path_segment(id: &str) -> String {
     id.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {

@@ -13,7 +13,17 @@
 //! allowedHosts = ["api.example.com"]
 //! limits = { memoryMb = 64, timeoutMs = 2000, maxConcurrency = 16 }
 //! # interface = "http"            # a WASI command as a CGI handler (default "rpc")
+//! dir = "."                         # optional: the function's sources (`fdo build`, `fdo up --watch`)
+//! build = "make wasm"               # optional: how `fdo build` builds it (default: by language)
+//! call = { method = "hello", params = ["world"] }   # optional: the example call `fdo up` shows
 //! ```
+//!
+//! `dir`, `build` and `call` are for the authoring commands and are not sent to the host:
+//! `fdo build` writes each function's component to `component`, with the language's default
+//! build (cargo for Rust, componentize-py for Python, componentize-js for JavaScript) or the
+//! `build` command, run by `sh -c` in `dir` with `$FDO_COMPONENT` naming the file to write.
+//! `build` is not expanded (the shell expands it). `call` is `{ method, params }` for RPC functions or `{ path, method, body }` for `wasi:http`
+//! ones.
 //!
 //! Keys are the API's deploy fields (camelCase). Every string may reference environment
 //! variables as `${NAME}` (`$$` is a literal `$`); an unset variable is an error, so a secret
@@ -87,6 +97,9 @@ struct RawFunction {
     allowed_hosts: Vec<String>,
     limits: Option<RawLimits>,
     interface: Option<String>,
+    dir: Option<String>,
+    build: Option<String>,
+    call: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +120,24 @@ pub struct FunctionSpec {
     /// The deploy metadata as the API takes it (`id`, `version`, `language`, `entryPoint`,
     /// `dependencies`, and `env`, `secrets`, `allowedHosts`, `limits`, `interface` when given).
     pub metadata: Value,
+    /// The function's source directory (`dir`, default: the manifest's directory).
+    pub dir: PathBuf,
+    /// The command that builds its component, when the manifest gives one.
+    pub build: Option<String>,
+    /// The example call (`call`), when given.
+    pub call: Option<Value>,
+}
+
+impl FunctionSpec {
+    /// The `language` field.
+    pub fn language(&self) -> &str {
+        self.metadata["language"].as_str().unwrap_or_default()
+    }
+
+    /// The `version` field.
+    pub fn version(&self) -> &str {
+        self.metadata["version"].as_str().unwrap_or_default()
+    }
 }
 
 /// Reads the manifest at `path`, expanding `${NAME}` from the process environment.
@@ -208,10 +239,20 @@ fn spec(
         }
         metadata["limits"] = Value::Object(limits);
     }
+    let dir = match &f.dir {
+        Some(d) => base.join(x("dir", d)?),
+        None if base.as_os_str().is_empty() => PathBuf::from("."),
+        None => base.to_path_buf(),
+    };
+    // The shell expands `build` itself (`$FDO_COMPONENT`, the user's variables).
+    let build = f.build;
     Ok(FunctionSpec {
         id: id.to_owned(),
         component,
         metadata,
+        dir,
+        build,
+        call: f.call,
     })
 }
 

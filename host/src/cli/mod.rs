@@ -1,5 +1,6 @@
 //! The `fdo` command line beyond `serve`: a client of a running host over its HTTP API
-//! (`deploy`, `invoke`, `list`, `info`, `versions`, `logs`, `rollback`, `delete`, `keys`).
+//! (`deploy`, `invoke`, `list`, `info`, `versions`, `logs`, `rollback`, `delete`, `keys`,
+//! `bench`), and the authoring loop on a project (`new`, `build`, `up`).
 //!
 //! Every client command takes `--url` (`FDO_URL`, default [`DEFAULT_URL`]), `--api-key`
 //! (`FDO_API_KEY`) and `--json`. Output is for people by default and JSON with `--json`;
@@ -15,15 +16,20 @@ macro_rules! outln {
     };
 }
 
+pub mod bench;
+pub mod build;
 pub mod client;
 pub mod deploy;
+mod embedded;
 pub mod functions;
 pub mod invoke;
 pub mod keys;
 pub mod logs;
 pub mod manifest;
+pub mod new;
 mod output;
 mod progress;
+pub mod up;
 
 use std::process::ExitCode;
 
@@ -81,6 +87,14 @@ pub enum ClientCommand {
     Delete(functions::DeleteArgs),
     /// Manage API keys: over HTTP, or in a data directory with `--data-dir`.
     Keys(keys::KeysArgs),
+    /// Create a project from a template: `new TEMPLATE NAME` (`new --list` shows them).
+    New(new::NewArgs),
+    /// Build the components of a project's functions (fdo.toml).
+    Build(build::BuildArgs),
+    /// Build, deploy and serve a project on a local host (`--watch`: redeploy on changes).
+    Up(up::UpArgs),
+    /// Benchmark a deployed function: load tiers, then calls at several concurrency levels.
+    Bench(bench::BenchArgs),
 }
 
 /// Why a client command failed; each kind has its exit code.
@@ -141,6 +155,10 @@ pub async fn run(command: ClientCommand) -> ExitCode {
         ClientCommand::Rollback(a) => a.client.json,
         ClientCommand::Delete(a) => a.client.json,
         ClientCommand::Keys(a) => a.client.json,
+        ClientCommand::New(a) => a.json,
+        ClientCommand::Build(a) => a.json,
+        ClientCommand::Up(_) => false,
+        ClientCommand::Bench(a) => a.client.json,
     };
     let result = match command {
         ClientCommand::Deploy(a) => deploy::run(a).await,
@@ -152,6 +170,10 @@ pub async fn run(command: ClientCommand) -> ExitCode {
         ClientCommand::Rollback(a) => functions::rollback(a).await,
         ClientCommand::Delete(a) => functions::delete(a).await,
         ClientCommand::Keys(a) => keys::run(a).await,
+        ClientCommand::New(a) => new::run(a).await,
+        ClientCommand::Build(a) => build::run(a).await,
+        ClientCommand::Up(a) => up::run(a).await,
+        ClientCommand::Bench(a) => bench::run(a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -697,22 +697,17 @@ fn serve_fails_on_bad_settings_before_binding() {
     assert!(r.stderr.contains("cannot listen"), "{}", r.stderr);
 }
 
-/// `examples/fdo.toml` (what the quickstart deploys) is valid and names built components, and
-/// the README's first commands work against it.
+/// `examples/fdo.toml` (what the quickstart runs `fdo up` on) is valid, names the components
+/// its functions build into, and the README's first commands work against it (here with the
+/// components the tests built, copied where the manifest expects them).
 #[test]
 fn examples_manifest_deploys_and_the_readme_commands_work() {
-    let guests = Path::new(test_guests::HELLO)
-        .parent()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fdo.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let specs = fdo::cli::manifest::parse(&text, &manifest, &|name| {
-        (name == "FDO_GUESTS").then(|| guests.clone())
-    })
-    .unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fdo.toml");
+    let text = std::fs::read_to_string(&examples).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let manifest = project.path().join("fdo.toml");
+    std::fs::write(&manifest, &text).unwrap();
+    let specs = fdo::cli::manifest::parse(&text, &manifest, &|_| None).unwrap();
     let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -729,11 +724,17 @@ fn examples_manifest_deploys_and_the_readme_commands_work() {
         ]
     );
     for spec in &specs {
-        assert!(
-            spec.component.is_file(),
-            "{} is built",
-            spec.component.display()
+        let (_, built) = test_guests::ALL
+            .iter()
+            .find(|(name, _)| *name == spec.id)
+            .unwrap_or_else(|| panic!("test-guests builds {}", spec.id));
+        assert_eq!(
+            spec.component,
+            project.path().join(format!("build/{}.wasm", spec.id))
         );
+        std::fs::create_dir_all(spec.component.parent().unwrap()).unwrap();
+        std::fs::copy(built, &spec.component).unwrap();
+        assert!(spec.dir.ends_with(&spec.id), "{}", spec.dir.display());
         fdo::validate::parse_deploy_metadata(&spec.metadata).unwrap();
     }
     let droplet = &specs[3].metadata;
@@ -746,7 +747,7 @@ fn examples_manifest_deploys_and_the_readme_commands_work() {
 
     let host = HostProcess::start(&[]);
     let manifest = manifest.to_str().unwrap();
-    let envs = [("FDO_GUESTS", guests.as_str())];
+    let envs = [];
     let only = [
         "--function",
         "hello",

@@ -134,7 +134,13 @@ impl HostProcess {
     }
 
     /// Spawns `command` (an `fdo serve ...`) and waits for its ready line.
-    pub fn spawn(mut command: Command) -> Self {
+    pub fn spawn(command: Command) -> Self {
+        Self::spawn_patiently(command, PATIENCE)
+    }
+
+    /// [`HostProcess::spawn`] waiting up to `patience` for the ready line (`fdo up` builds and
+    /// compiles its functions first).
+    pub fn spawn_patiently(mut command: Command, patience: Duration) -> Self {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -169,7 +175,7 @@ impl HostProcess {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let url = match rx.recv_timeout(PATIENCE) {
+        let url = match rx.recv_timeout(patience) {
             Ok(url) => url,
             Err(_) => {
                 let _ = child.kill();
