@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use super::CliError;
 use super::build::{self, Builder, BuiltFunction};
 use super::manifest::{DEFAULT_MANIFEST, FunctionSpec};
-use crate::registry::{Digest, RegistryError};
-use crate::server::AppState;
+use crate::functions::{FunctionHost, HostError};
+use crate::registry::Digest;
 
 /// How long the watcher waits for a burst of saves to end before rebuilding.
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -92,7 +92,7 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
     let url = format!("http://{}", loopback(host.addr));
     let mut deployed = Vec::new();
     for (spec, function) in &built {
-        match deploy(&host.state, spec, &function.component).await {
+        match deploy(&host.functions, spec, &function.component).await {
             Ok(d) => deployed.push((*spec, d)),
             Err(e) if args.watch => {
                 println!("{}: deploy failed (fix it and save):\n{e:#}", spec.id)
@@ -130,7 +130,7 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
         Some(tokio::spawn(watch(
             specs.clone(),
             builder,
-            host.state.clone(),
+            host.functions.clone(),
         )))
     } else {
         None
@@ -167,14 +167,14 @@ struct Deployed {
 
 /// A host serving on a port of this process.
 struct Host {
-    state: Arc<AppState>,
+    functions: Arc<FunctionHost>,
     addr: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Host {
-    /// Stops accepting, lets in-flight requests finish, flushes the logs.
+    /// Stops accepting, lets in-flight requests finish, writes out the logs.
     async fn stop(self) {
         let _ = self.stop.send(());
         match self.server.await {
@@ -207,18 +207,18 @@ async fn start_host(listen: SocketAddr, data_dir: &Path, key: &str) -> anyhow::R
         ])
         .context("configuring the host")?;
     let config = crate::config::ServeConfig::from_arg_matches(&matches)?;
+    let app = crate::app::App::open(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (in use? pass --listen)"))?;
     let addr = listener.local_addr()?;
-    let app = crate::server::App::build(config).await?;
-    let state = app.state().clone();
+    let functions = app.host().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(listener, async move {
         let _ = stopped.await;
     }));
     Ok(Host {
-        state,
+        functions,
         addr,
         stop,
         server,
@@ -229,7 +229,7 @@ async fn start_host(listen: SocketAddr, data_dir: &Path, key: &str) -> anyhow::R
 /// new, the version that already has these exact bytes (made active again), or else the next
 /// `-dev.N` version.
 async fn deploy(
-    state: &Arc<AppState>,
+    functions: &FunctionHost,
     spec: &FunctionSpec,
     path: &Path,
 ) -> anyhow::Result<Deployed> {
@@ -237,26 +237,12 @@ async fn deploy(
         .await
         .with_context(|| format!("reading {}", path.display()))?;
     let digest = Digest::of(&bytes);
-    let registry = state.host.registry().clone();
-    let id = spec.id.clone();
-    let versions = tokio::task::spawn_blocking(move || match registry.list_versions(&id) {
-        Ok(v) => Ok(v),
-        Err(RegistryError::NotFound { .. }) => Ok(Vec::new()),
-        Err(e) => Err(e),
-    })
-    .await??;
-    let base = spec.version();
-    let active = match versions.is_empty() {
-        true => None,
-        false => {
-            let registry = state.host.registry().clone();
-            let id = spec.id.clone();
-            tokio::task::spawn_blocking(move || registry.get_function(&id))
-                .await?
-                .ok()
-                .map(|f| f.active.version.clone())
-        }
+    let (versions, active) = match functions.versions(&spec.id).await {
+        Ok(v) => (v.versions, Some(v.record.active.version.clone())),
+        Err(HostError::NotFound { .. }) => (Vec::new(), None),
+        Err(e) => return Err(e.into()),
     };
+    let base = spec.version();
     let family = |v: &str| v == base || dev_number(base, v).is_some();
     if let Some(same) = versions
         .iter()
@@ -265,9 +251,9 @@ async fn deploy(
     {
         let version = same.version.clone();
         if active.as_deref() != Some(version.as_str()) {
-            state.host.rollback(&spec.id, &version).await?;
+            functions.rollback(&spec.id, &version).await?;
         }
-        let kind = state.host.get(&spec.id).await?.kind().as_str().to_string();
+        let kind = functions.get(&spec.id).await?.kind().as_str().to_string();
         return Ok(Deployed {
             version,
             kind,
@@ -289,8 +275,7 @@ async fn deploy(
     metadata["version"] = json!(version);
     let metadata = crate::validate::parse_deploy_metadata(&metadata)
         .map_err(|e| anyhow::anyhow!("{}: {e}", spec.id))?;
-    let deployed = state
-        .host
+    let deployed = functions
         .deploy(metadata, bytes)
         .await
         .with_context(|| format!("deploying {} {version}", spec.id))?;
@@ -299,6 +284,15 @@ async fn deploy(
         kind: deployed.kind.as_str().to_string(),
         created: deployed.created,
     })
+}
+
+/// The version `id` serves now, if it is deployed.
+async fn serving(functions: &FunctionHost, id: &str) -> Option<String> {
+    functions
+        .get(id)
+        .await
+        .ok()
+        .map(|a| a.served.version.clone())
 }
 
 // --- End of the host part.
@@ -437,7 +431,7 @@ async fn shutdown_signal() -> std::io::Result<()> {
 }
 
 /// Rebuilds and redeploys functions whose sources change, until aborted.
-async fn watch(specs: Vec<FunctionSpec>, builder: Builder, state: Arc<AppState>) {
+async fn watch(specs: Vec<FunctionSpec>, builder: Builder, functions: Arc<FunctionHost>) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
     let debouncer = notify_debouncer_mini::new_debouncer(
         DEBOUNCE,
@@ -479,12 +473,7 @@ async fn watch(specs: Vec<FunctionSpec>, builder: Builder, state: Arc<AppState>)
                 spec.id,
                 changed.strip_prefix(&dir).unwrap_or(changed).display()
             );
-            let current = state
-                .host
-                .get(&spec.id)
-                .await
-                .ok()
-                .map(|a| a.served.version.clone());
+            let current = serving(&functions, &spec.id).await;
             let still = match &current {
                 Some(v) => format!("{} {v} keeps serving", spec.id),
                 None => format!("{} is not deployed", spec.id),
@@ -496,7 +485,7 @@ async fn watch(specs: Vec<FunctionSpec>, builder: Builder, state: Arc<AppState>)
                     continue;
                 }
             };
-            match deploy(&state, spec, &function.component).await {
+            match deploy(&functions, spec, &function.component).await {
                 Ok(d) if d.created => println!("{} {} deployed ({})", spec.id, d.version, d.kind),
                 Ok(d) => println!("{} {} is active (unchanged component)", spec.id, d.version),
                 Err(e) => println!("{}: deploy failed; {still}:\n{e:#}", spec.id),

@@ -712,7 +712,8 @@ impl FunctionHost {
         expires_at: Option<Timestamp>,
     ) -> Result<CreatedKey, HostError> {
         let name = name.to_owned();
-        self.blocking(move |r| r.create_key(&name, expires_at)).await
+        self.blocking(move |r| r.create_key(&name, expires_at))
+            .await
     }
 
     /// Every API key (active, expired and revoked), oldest first.

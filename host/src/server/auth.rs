@@ -62,7 +62,10 @@ pub(super) async fn admit(
 ) -> Result<(Arc<Principal>, Option<Decision>), Response> {
     let decision = if state.ip_limiter.enabled() {
         let key = peer.ip().to_string();
-        Some(admit_one(&state.ip_limiter, Scope::Ip, &key, &state.metrics).map_err(IntoResponse::into_response)?)
+        Some(
+            admit_one(&state.ip_limiter, Scope::Ip, &key, &state.metrics)
+                .map_err(IntoResponse::into_response)?,
+        )
     } else {
         None
     };

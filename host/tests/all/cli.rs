@@ -674,17 +674,35 @@ fn serve_fails_on_bad_settings_before_binding() {
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
     let r = run(
-        &["serve", "--listen", &listen, "--data-dir", data, "--max-upload-mb", "0"],
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--data-dir",
+            data,
+            "--max-upload-mb",
+            "0",
+        ],
         &[],
         None,
     );
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("--max-upload-mb must be at least 1"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--max-upload-mb must be at least 1"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("cannot listen"), "{}", r.stderr);
     let file = dir.path().join("not-a-directory");
     std::fs::write(&file, "").unwrap();
     let r = run(
-        &["serve", "--listen", &listen, "--data-dir", file.to_str().unwrap()],
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--data-dir",
+            file.to_str().unwrap(),
+        ],
         &[],
         None,
     );
@@ -692,7 +710,11 @@ fn serve_fails_on_bad_settings_before_binding() {
     assert!(r.stderr.contains("data directory"), "{}", r.stderr);
     assert!(!r.stderr.contains("cannot listen"), "{}", r.stderr);
     // With good settings, the taken port is what stops it.
-    let r = run(&["serve", "--listen", &listen, "--data-dir", data], &[], None);
+    let r = run(
+        &["serve", "--listen", &listen, "--data-dir", data],
+        &[],
+        None,
+    );
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("cannot listen"), "{}", r.stderr);
 }

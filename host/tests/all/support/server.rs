@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use fdo::config::ServeConfig;
 use fdo::app::App;
+use fdo::config::ServeConfig;
 use fdo::server::ratelimit::ManualClock;
 use serde_json::{Value, json};
 
