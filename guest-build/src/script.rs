@@ -110,21 +110,12 @@ impl ScriptBuild<'_> {
         Ok(Outcome::Built(elapsed))
     }
 
-    /// FNV-1a over the recipe and every file's relative path and contents, in sorted order.
+    /// The recipe's digest mixed with [`tree_digest`] of the directory.
     fn digest(&self) -> Result<u64> {
-        let mut files = Vec::new();
-        collect_files(self.dir, self.exclude, &mut files)?;
-        files.sort();
         let mut hash = Fnv::default();
         hash.write(self.recipe.as_bytes());
         hash.write(&[0]);
-        for file in files {
-            let relative = file.strip_prefix(self.dir).unwrap_or(&file);
-            hash.write(relative.to_string_lossy().as_bytes());
-            hash.write(&[0]);
-            hash.write(&fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
-            hash.write(&[0]);
-        }
+        hash.write(&tree_digest(self.dir, self.exclude)?.to_le_bytes());
         Ok(hash.0)
     }
 
@@ -169,6 +160,24 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
         .with_context(|| format!("copying {} to {}", from.display(), staged.display()))?;
     fs::rename(&staged, to).with_context(|| format!("moving {}", staged.display()))?;
     Ok(())
+}
+
+/// FNV-1a over every file's path relative to `dir` and its contents, in sorted order (files as
+/// [`collect_files`] finds them): changes when a source changes, not when one is only read or
+/// rewritten as it was.
+pub fn tree_digest(dir: &Path, exclude: &[PathBuf]) -> Result<u64> {
+    let mut files = Vec::new();
+    collect_files(dir, exclude, &mut files)?;
+    files.sort();
+    let mut hash = Fnv::default();
+    for file in files {
+        let relative = file.strip_prefix(dir).unwrap_or(&file);
+        hash.write(relative.to_string_lossy().as_bytes());
+        hash.write(&[0]);
+        hash.write(&fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
+        hash.write(&[0]);
+    }
+    Ok(hash.0)
 }
 
 /// Every regular file under `dir`, skipping [`IGNORED_DIRS`], hidden entries and `exclude`.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::process::{HostProcess, KEY, Run, fdo, run};
+use common::process::{HostProcess, KEY, PATIENCE, Run, fdo, run};
 
 /// How long `fdo up` may take to build, start and deploy (a guard against hanging, not a
 /// timing assertion: a loaded 2-core machine compiles a Python component slowly).
@@ -47,7 +47,10 @@ fn up(project: &Path, args: &[&str], envs: &[(&str, &str)]) -> HostProcess {
     for (k, v) in envs {
         c.env(k, v);
     }
-    HostProcess::spawn_patiently(c, UP_PATIENCE)
+    let host = HostProcess::spawn_patiently(c, UP_PATIENCE);
+    // The summary (key, functions, call examples) follows the ready line.
+    eventually("fdo up's summary", PATIENCE, || host.stdout().contains("Ctrl-C stops."));
+    host
 }
 
 /// Polls `check` until it returns true; panics with `what` after `patience`.
@@ -160,7 +163,8 @@ fn rust_template_builds_serves_benchmarks_and_redeploys_on_save() {
         host.stdout()
             .contains("hello-rs: build failed; hello-rs 0.1.0-dev.1 keeps serving")
     });
-    assert!(host.stdout().contains("error"), "{}", host.stdout());
+    // cargo's own report (rustc's error) is on stderr, with the rest of the build's output.
+    assert!(host.stderr().contains("error"), "{}", host.stderr());
     assert_eq!(
         host.fdo(&["invoke", "hello-rs", "hello", "world"]).ok(),
         "Howdy, world!\n"

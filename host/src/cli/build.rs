@@ -412,11 +412,7 @@ impl Builder {
         recipe: &str,
         command: impl FnOnce(&Path) -> Command,
     ) -> anyhow::Result<bool> {
-        // The output is not a source: leave it (or its directory) out of the digest.
-        let exclude = match component.parent() {
-            Some(parent) if parent != dir && parent.starts_with(dir) => vec![parent.to_path_buf()],
-            _ => vec![component.to_path_buf()],
-        };
+        let exclude = outputs(dir, component);
         let recipe = if self.force {
             format!("{recipe} (forced {:?})", std::time::SystemTime::now())
         } else {
@@ -432,6 +428,24 @@ impl Builder {
         .build(component, command)?;
         Ok(outcome == script::Outcome::Reused)
     }
+}
+
+/// What a build writes under `dir`, left out of source digests: the component's directory when
+/// it is a subdirectory of `dir`, else the component file.
+fn outputs(dir: &Path, component: &Path) -> Vec<PathBuf> {
+    match component.parent() {
+        Some(parent) if parent != dir && parent.starts_with(dir) => vec![parent.to_path_buf()],
+        _ => vec![component.to_path_buf()],
+    }
+}
+
+/// A digest of `spec`'s sources (the files of its `dir`, less ignored ones and its output):
+/// `fdo up --watch` rebuilds only when it changes, not on every event (builds read, and may
+/// rewrite unchanged, files such as `Cargo.lock`).
+pub fn source_digest(spec: &FunctionSpec) -> anyhow::Result<u64> {
+    let dir = clean(&absolute(&spec.dir));
+    let component = clean(&absolute(&spec.component));
+    script::tree_digest(&dir, &outputs(&dir, &component))
 }
 
 /// `path` without `.` components.

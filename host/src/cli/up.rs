@@ -458,15 +458,24 @@ async fn watch(specs: Vec<FunctionSpec>, builder: Builder, functions: Arc<Functi
             println!("error: cannot watch {}: {e}", dir.display());
         }
     }
+    // What each function was last built from: events for files that were only read, or
+    // rewritten unchanged, do not rebuild.
+    let mut built_from: Vec<Option<u64>> =
+        specs.iter().map(|s| build::source_digest(s).ok()).collect();
     while let Some(mut paths) = rx.recv().await {
         // Saves that arrived meanwhile join this round.
         while let Ok(more) = rx.try_recv() {
             paths.extend(more);
         }
-        for spec in &specs {
+        for (spec, last) in specs.iter().zip(&mut built_from) {
             let Some(changed) = paths.iter().find(|p| is_source_of(spec, p)) else {
                 continue;
             };
+            let digest = build::source_digest(spec).ok();
+            if digest.is_some() && digest == *last {
+                continue;
+            }
+            *last = digest;
             let dir = absolute(&spec.dir);
             println!(
                 "{}: {} changed, rebuilding",
