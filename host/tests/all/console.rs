@@ -221,27 +221,17 @@ async fn console_in_chromium() {
     );
 
     let host = HostProcess::start(&[]);
-    let guests = Path::new(test_guests::HELLO)
-        .parent()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fdo.toml");
-    let deployed = host.fdo_in(
-        &[
-            "deploy",
-            manifest.to_str().unwrap(),
-            "--function",
-            "hello",
-            "--function",
-            "http-handler",
-            "--function",
-            "droplet-controller",
-        ],
-        &[("FDO_GUESTS", guests.as_str())],
-        None,
-    );
+    let (_project, manifest) = crate::support::examples_project();
+    let deployed = host.fdo(&[
+        "deploy",
+        manifest.to_str().unwrap(),
+        "--function",
+        "hello",
+        "--function",
+        "http-handler",
+        "--function",
+        "droplet-controller",
+    ]);
     deployed.ok();
     let hello = base64::engine::general_purpose::STANDARD
         .encode(std::fs::read(test_guests::HELLO).expect("hello built"));

@@ -21,6 +21,7 @@
 
 mod api;
 mod api_dispatch;
+mod authoring;
 mod cli;
 mod commands;
 mod console;

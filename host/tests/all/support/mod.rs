@@ -164,3 +164,24 @@ pub async fn assert_answers_42(runtime: &Runtime, component: &LoadedComponent) {
         .await;
     assert_eq!(out.result, Ok(serde_json::json!(42)));
 }
+
+/// `examples/fdo.toml` as a project in a temporary directory, with the components the
+/// `test-guests` build made where the manifest expects them (`build/ID.wasm`): what `fdo build`
+/// in `examples/` would leave, without building again. Returns the directory and the manifest.
+pub fn examples_project() -> (tempfile::TempDir, std::path::PathBuf) {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fdo.toml");
+    let text = std::fs::read_to_string(&examples).expect("examples/fdo.toml");
+    let project = tempfile::tempdir().expect("tempdir");
+    let manifest = project.path().join("fdo.toml");
+    std::fs::write(&manifest, &text).expect("write the manifest");
+    let specs = fdo::cli::manifest::parse(&text, &manifest, &|_| None).expect("a valid manifest");
+    for spec in &specs {
+        let (_, built) = test_guests::ALL
+            .iter()
+            .find(|(name, _)| *name == spec.id)
+            .unwrap_or_else(|| panic!("test-guests builds {}", spec.id));
+        std::fs::create_dir_all(spec.component.parent().expect("a directory")).expect("mkdir");
+        std::fs::copy(built, &spec.component).expect("copy the component");
+    }
+    (project, manifest)
+}

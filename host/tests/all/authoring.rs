@@ -6,13 +6,12 @@
 //! Guests build into the per-user guest cache the test-guests build already filled (`std` for
 //! wasm32-wasip2, the registry crates the SDK needs), and each project is built once.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::process::{HostProcess, KEY, PATIENCE, Run, fdo, run};
+use crate::support::KEY;
+use crate::support::process::{HostProcess, PATIENCE, Run, fdo, run};
 
 /// How long `fdo up` may take to build, start and deploy (a guard against hanging, not a
 /// timing assertion: a loaded 2-core machine compiles a Python component slowly).
@@ -49,7 +48,9 @@ fn up(project: &Path, args: &[&str], envs: &[(&str, &str)]) -> HostProcess {
     }
     let host = HostProcess::spawn_patiently(c, UP_PATIENCE);
     // The summary (key, functions, call examples) follows the ready line.
-    eventually("fdo up's summary", PATIENCE, || host.stdout().contains("Ctrl-C stops."));
+    eventually("fdo up's summary", PATIENCE, || {
+        host.stdout().contains("Ctrl-C stops.")
+    });
     host
 }
 
