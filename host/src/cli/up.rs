@@ -324,7 +324,8 @@ fn dev_version(base: &str, n: u64) -> anyhow::Result<String> {
 fn call_examples(spec: &FunctionSpec, kind: &str, url: &str) -> Vec<String> {
     let id = &spec.id;
     let call = spec.call.clone().unwrap_or(Value::Null);
-    if kind == "http" {
+    // `wasi:http` handlers, and WASI commands deployed as CGI handlers.
+    if kind == "http" || spec.metadata["interface"] == "http" {
         let path = call["path"].as_str().unwrap_or("/");
         let path = if path.starts_with('/') {
             path.to_string()
@@ -576,6 +577,11 @@ mod tests {
             http[1],
             "curl -X POST -H \"X-API-Key: $FDO_API_KEY\" http://h/v1/functions/hello/echo -d '{}'"
         );
+        // A WASI command deployed as a CGI handler is called over HTTP too.
+        let mut cgi = spec(json!({"path": "/hello?name=Ada"}));
+        cgi.metadata["interface"] = json!("http");
+        let lines = call_examples(&cgi, "command", "http://h");
+        assert_eq!(lines[0], "fdo invoke --http hello /hello?name=Ada");
     }
 
     #[test]

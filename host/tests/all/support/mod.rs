@@ -176,10 +176,17 @@ pub fn examples_project() -> (tempfile::TempDir, std::path::PathBuf) {
     std::fs::write(&manifest, &text).expect("write the manifest");
     let specs = fdo::cli::manifest::parse(&text, &manifest, &|_| None).expect("a valid manifest");
     for spec in &specs {
+        // test-guests names a guest by its directory (`c-hello-http` is `c-hello` deployed as a
+        // CGI handler).
+        let guest = spec
+            .dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(&spec.id);
         let (_, built) = test_guests::ALL
             .iter()
-            .find(|(name, _)| *name == spec.id)
-            .unwrap_or_else(|| panic!("test-guests builds {}", spec.id));
+            .find(|(name, _)| *name == guest)
+            .unwrap_or_else(|| panic!("test-guests builds {guest} (for {})", spec.id));
         std::fs::create_dir_all(spec.component.parent().expect("a directory")).expect("mkdir");
         std::fs::copy(built, &spec.component).expect("copy the component");
     }
