@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use fdo::engine::{EngineConfig, EngineHandle};
 use fdo::loader::{LoadResult, Loader};
-use fdo::runtime::{CallSpec, Limits, LoadedComponent, Runtime};
+use fdo::runtime::{CallLimits, CallSpec, LoadedComponent, Runtime};
 use http_body_util::{BodyExt, Empty};
 use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 
@@ -81,7 +81,7 @@ pub fn spec(function_id: &str) -> CallSpec {
     CallSpec {
         function_id: function_id.into(),
         env: Arc::new(Vec::new()),
-        limits: Limits::default(),
+        limits: CallLimits::default(),
         allowed_hosts: Arc::new(Vec::new()),
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::functions::FunctionHost;
-use crate::validate::{DeployMetadata, Language, Limits, Secrets};
+use crate::model::{DeployFields, Language, Limits, Secrets};
 
 /// The version given to components deployed from a directory.
 pub const DEPLOY_DIR_VERSION: &str = "0.1.0";
@@ -30,7 +30,7 @@ pub async fn deploy_dir(host: &Arc<FunctionHost>, dir: &Path) -> anyhow::Result<
             continue;
         };
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let metadata = DeployMetadata {
+        let metadata = DeployFields {
             id: name.clone(),
             version: DEPLOY_DIR_VERSION.into(),
             language: Language::Rust,
@@ -41,7 +41,9 @@ pub async fn deploy_dir(host: &Arc<FunctionHost>, dir: &Path) -> anyhow::Result<
             secrets: Secrets::default(),
             allowed_hosts: Vec::new(),
             interface: Default::default(),
-        };
+        }
+        .try_into()
+        .with_context(|| format!("deploying {}", path.display()))?;
         let deployed = host
             .deploy(metadata, bytes)
             .await

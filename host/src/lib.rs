@@ -19,6 +19,7 @@ pub mod engine;
 pub mod functions;
 pub mod loader;
 pub mod metrics;
+pub mod model;
 pub mod os;
 pub mod registry;
 pub mod runtime;

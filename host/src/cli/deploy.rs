@@ -248,7 +248,7 @@ fn key_values(
 
 /// The host's own validation of the metadata, and a readable component file.
 fn check(spec: &FunctionSpec) -> Result<(), CliError> {
-    crate::validate::parse_deploy_metadata(&spec.metadata).map_err(|e| {
+    crate::model::parse_deploy_metadata(&spec.metadata).map_err(|e| {
         CliError::usage(format!("function {}: {} ({})", spec.id, e.message, e.field))
     })?;
     let meta = std::fs::metadata(&spec.component).map_err(|e| {

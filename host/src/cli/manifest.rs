@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(specs[1].metadata["dependencies"], json!({"requests": "^2"}));
         // The metadata passes the host's own validation.
         for s in &specs {
-            crate::validate::parse_deploy_metadata(&s.metadata).unwrap();
+            crate::model::parse_deploy_metadata(&s.metadata).unwrap();
         }
     }
 

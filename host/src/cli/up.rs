@@ -22,7 +22,7 @@ use super::CliError;
 use super::build::{self, Builder, BuiltFunction};
 use super::manifest::{DEFAULT_MANIFEST, FunctionSpec};
 use crate::functions::{FunctionHost, HostError};
-use crate::registry::Digest;
+use crate::model::Digest;
 
 /// How long the watcher waits for a burst of saves to end before rebuilding.
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -273,7 +273,7 @@ async fn deploy(
     };
     let mut metadata = spec.metadata.clone();
     metadata["version"] = json!(version);
-    let metadata = crate::validate::parse_deploy_metadata(&metadata)
+    let metadata = crate::model::parse_deploy_metadata(&metadata)
         .map_err(|e| anyhow::anyhow!("{}: {e}", spec.id))?;
     let deployed = functions
         .deploy(metadata, bytes)

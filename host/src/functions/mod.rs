@@ -24,12 +24,13 @@ use tracing::Instrument as _;
 use crate::FastHash;
 use crate::loader::{LoadError, LoadResult, LoadTier, Loader};
 use crate::metrics::Gauges;
+use crate::model::{DeployMetadata, Digest, Interface, LogLevel};
 use crate::registry::{
-    ApiKeyRecord, AuthError, CreatedKey, Digest, FunctionRecord, HistoryEntry, LogEntry, LogLevel,
-    LogQuery, LogRecord, LogWriter, Registry, RegistryError, Resource, Timestamp, VersionRecord,
+    ApiKeyRecord, AuthError, CreatedKey, FunctionRecord, HistoryEntry, LogEntry, LogQuery,
+    LogRecord, LogWriter, Registry, RegistryError, Resource, Timestamp, VersionRecord,
 };
-use crate::runtime::{CallOutcome, CallSpec, CgiRequest, Limits, LoadedComponent, Runtime};
-use crate::validate::{AllowedHost, DeployMetadata, Interface, ValidationError};
+use crate::runtime::{CallLimits, CallOutcome, CallSpec, CgiRequest, LoadedComponent, Runtime};
+use crate::validate::{AllowedHost, ValidationError};
 use access::{AccessError, HostKey, KeyCache, Principal};
 use observe::{CallContext, CallObserver, FinishedCall, LogRecorder, Observers};
 
@@ -291,7 +292,6 @@ impl FunctionHost {
         metadata: DeployMetadata,
         bytes: Vec<u8>,
     ) -> Result<Deployed, HostError> {
-        metadata.validate()?;
         let bytes = Arc::new(bytes);
         let loaded = self.loader.compile_new(bytes.clone()).await?;
         check_interface(&metadata, loaded.component.kind())?;
@@ -466,17 +466,7 @@ impl FunctionHost {
         for (k, v) in served.secrets.iter() {
             env.insert(k.to_owned(), v.to_owned());
         }
-        let defaults = Limits::default();
-        let limits = Limits {
-            memory_mb: served.limits.memory_mb.unwrap_or(defaults.memory_mb),
-            timeout: served.limits.timeout_ms.map_or(defaults.timeout, |ms| {
-                std::time::Duration::from_millis(u64::from(ms))
-            }),
-            max_concurrency: served
-                .limits
-                .max_concurrency
-                .unwrap_or(defaults.max_concurrency),
-        };
+        let limits = CallLimits::from(served.limits);
         // Entries were validated at deploy; one that no longer parses is dropped (denied).
         let allowed: Vec<AllowedHost> = served
             .allowed_hosts
@@ -792,7 +782,7 @@ fn scrub(text: &str, secrets: &[String]) -> String {
 /// `"interface": "http"` makes a WASI command a CGI handler; any other kind of component is
 /// called as it is, so asking for it there is a mistake the deployer should hear about.
 fn check_interface(metadata: &DeployMetadata, kind: ComponentKind) -> Result<(), HostError> {
-    if metadata.interface == Interface::Http && kind != ComponentKind::Command {
+    if metadata.interface() == Interface::Http && kind != ComponentKind::Command {
         let how = match kind {
             ComponentKind::Http => "it exports wasi:http/incoming-handler, so it already gets HTTP requests on its routes",
             _ => "it is called with {\"method\", \"params\"}",

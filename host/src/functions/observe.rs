@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use super::Active;
 use crate::metrics::Metrics;
-use crate::registry::{LogEntry, LogLevel, LogOutcome, LogWriter, Timestamp};
+use crate::model::LogLevel;
+use crate::registry::{LogEntry, LogOutcome, LogWriter, Timestamp};
 use crate::runtime::{CallOutput, InvokeError};
 
 /// What started a call.
@@ -118,15 +119,7 @@ impl CallObserver for LogRecorder {
             outcome: None,
         };
         for line in call.output.lines() {
-            let level = match line.level {
-                crate::runtime::LogLevel::Trace | crate::runtime::LogLevel::Debug => {
-                    LogLevel::Debug
-                }
-                crate::runtime::LogLevel::Info => LogLevel::Info,
-                crate::runtime::LogLevel::Warn => LogLevel::Warn,
-                crate::runtime::LogLevel::Error => LogLevel::Error,
-            };
-            self.logs.push(entry(level, line.message));
+            self.logs.push(entry(line.level, line.message));
         }
         if call.output.truncated {
             self.logs.push(entry(

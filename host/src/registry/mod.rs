@@ -42,13 +42,13 @@ pub use sqlite::{
 };
 pub use types::{
     ApiKeyRecord, ComponentRef, CreatedKey, DEFAULT_LOG_QUERY_LIMIT, DeleteOutcome, DeployOutcome,
-    Digest, FunctionRecord, GcReport, HistoryAction, HistoryEntry, InvalidDigest, InvalidLogLevel,
-    KeyInfo, KeyStatus, LevelFilter, LogEntry, LogLevel, LogOrder, LogOutcome, LogQuery, LogRecord,
-    MAX_LOG_QUERY_LIMIT, RollbackOutcome, Timestamp, VersionRecord,
+    FunctionRecord, GcReport, HistoryAction, HistoryEntry, KeyInfo, KeyStatus, LevelFilter,
+    LogEntry, LogOrder, LogOutcome, LogQuery, LogRecord, MAX_LOG_QUERY_LIMIT, RollbackOutcome,
+    Timestamp, VersionRecord,
 };
 
+use crate::model::{DeployMetadata, Digest};
 use crate::validate::ValidationError;
-pub use crate::validate::{DeployMetadata, Language, Limits, Secrets};
 
 /// The kind of thing a [`RegistryError::NotFound`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,7 +12,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::validate::parse_deploy_metadata;
+use crate::model::{
+    DeployFields, DeployMetadata, Language, Limits, LogLevel, Secrets, parse_deploy_metadata,
+};
 
 fn meta(id: &str, version: &str) -> DeployMetadata {
     parse_deploy_metadata(&json!({
@@ -27,6 +29,11 @@ fn meta(id: &str, version: &str) -> DeployMetadata {
         "allowedHosts": ["api.example.com"]
     }))
     .unwrap()
+}
+
+/// `meta`'s fields, to change some before building a [`DeployMetadata`] again.
+fn fields(id: &str, version: &str) -> DeployFields {
+    meta(id, version).into_fields()
 }
 
 fn code(tag: &str) -> Vec<u8> {
@@ -72,11 +79,7 @@ fn deploy_then_read_everything_back() {
     );
     assert_eq!(
         f.active.limits,
-        Limits {
-            memory_mb: Some(64),
-            timeout_ms: Some(1000),
-            max_concurrency: None
-        }
+        Limits::new(Some(64), Some(1000), None).unwrap()
     );
     assert_eq!(
         f.active.env.get("GREETING").map(String::as_str),
@@ -188,17 +191,22 @@ fn same_version_with_other_code_or_metadata_conflicts_and_changes_nothing() {
         err.to_string(),
         "conflict: version 1.0.0 of function f already exists with different code; versions are immutable, deploy a new version"
     );
-    let mut other = meta("f", "1.0.0");
+    let mut other = fields("f", "1.0.0");
     other.entry_point = "src/main.rs".into();
     other.env.insert("EXTRA".into(), "1".into());
-    let err = reg.deploy(other, &code("a")).unwrap_err();
+    let err = reg
+        .deploy(other.try_into().unwrap(), &code("a"))
+        .unwrap_err();
     assert!(
         err.to_string().contains("with different entryPoint, env;"),
         "{err}"
     );
-    let mut secret_changed = meta("f", "1.0.0");
-    secret_changed.secrets = Secrets::new(BTreeMap::from([("API_TOKEN".into(), "rotated".into())]));
-    let err = reg.deploy(secret_changed, &code("a")).unwrap_err();
+    let mut secret_changed = fields("f", "1.0.0");
+    secret_changed.secrets =
+        Secrets::new(BTreeMap::from([("API_TOKEN".into(), "rotated".into())])).unwrap();
+    let err = reg
+        .deploy(secret_changed.try_into().unwrap(), &code("a"))
+        .unwrap_err();
     assert!(err.to_string().contains("different secrets"), "{err}");
     assert!(!err.to_string().contains("rotated"));
     // Nothing moved, and the conflicting bytes were never stored.
@@ -211,18 +219,12 @@ fn same_version_with_other_code_or_metadata_conflicts_and_changes_nothing() {
 }
 
 #[test]
-fn invalid_metadata_is_refused_before_any_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let reg = open(&dir);
-    let mut bad = meta("f", "1.0.0");
+fn invalid_metadata_cannot_reach_the_registry() {
+    // The registry takes only a `DeployMetadata`, and an invalid one cannot be built.
+    let mut bad = fields("f", "1.0.0");
     bad.id = "bad..id".into();
-    let err = reg.deploy(bad, &code("a")).unwrap_err();
-    assert!(
-        matches!(err, RegistryError::Invalid(ref v) if v.field == "id"),
-        "{err}"
-    );
-    assert!(reg.list_functions().unwrap().is_empty());
-    assert!(reg.blobs().list().unwrap().is_empty());
+    let err = DeployMetadata::try_from(bad).unwrap_err();
+    assert_eq!(err.field, "id");
 }
 
 #[test]
@@ -232,9 +234,9 @@ fn new_versions_activate_and_rollback_restores_with_history() {
     reg.deploy(meta("f", "1.0.0"), &code("v1")).unwrap();
     // Cache the function so the rollback must invalidate it.
     assert_eq!(reg.get_function("f").unwrap().active.version, "1.0.0");
-    let mut v2 = meta("f", "2.0.0-beta.1");
+    let mut v2 = fields("f", "2.0.0-beta.1");
     v2.entry_point = "src/v2.rs".into();
-    let out = reg.deploy(v2, &code("v2")).unwrap();
+    let out = reg.deploy(v2.try_into().unwrap(), &code("v2")).unwrap();
     assert_eq!(out.previous.as_deref(), Some("1.0.0"));
     assert_eq!(
         reg.get_function("f").unwrap().active.version,
@@ -290,8 +292,9 @@ fn new_versions_activate_and_rollback_restores_with_history() {
     assert_eq!(reg.history("f").unwrap().len(), 3);
 
     // An identical redeploy of the rolled-back-from version changes nothing.
-    let mut v2_again = meta("f", "2.0.0-beta.1");
+    let mut v2_again = fields("f", "2.0.0-beta.1");
     v2_again.entry_point = "src/v2.rs".into();
+    let v2_again = DeployMetadata::try_from(v2_again).unwrap();
     assert!(!reg.deploy(v2_again, &code("v2")).unwrap().created);
     assert_eq!(reg.get_function("f").unwrap().active.version, "1.0.0");
 }

@@ -1,18 +1,15 @@
-//! Domain types of the registry: timestamps, content digests, functions, versions, history,
-//! API keys and log entries. Storage-agnostic: every backend speaks these.
+//! The registry's records: timestamps, functions, versions, history, API keys and log entries. Storage-agnostic: every backend speaks these.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
-use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use crate::validate::{Interface, Language, Limits, Secrets};
+use crate::model::{Digest, Interface, Language, Limits, LogLevel, Secrets};
 
 /// Entries returned by a log query when the caller gives no limit.
 pub const DEFAULT_LOG_QUERY_LIMIT: usize = 100;
@@ -93,69 +90,6 @@ impl fmt::Display for Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_iso8601())
-    }
-}
-
-/// SHA-256 digest of a component's bytes: its content address.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest([u8; 32]);
-
-impl Digest {
-    /// Digest of `bytes`.
-    pub fn of(bytes: &[u8]) -> Self {
-        Digest(Sha256::digest(bytes).into())
-    }
-
-    /// From raw digest bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Digest(bytes)
-    }
-
-    /// Raw digest bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Lowercase hex, 64 characters.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-impl fmt::Display for Digest {
-    /// Lowercase hex.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Debug for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.to_hex())
-    }
-}
-
-/// A string that is not 64 hex characters.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid sha256 digest '{0}': expected 64 hex characters")]
-pub struct InvalidDigest(String);
-
-impl FromStr for Digest {
-    type Err = InvalidDigest;
-
-    /// 64 hex characters, optionally prefixed by `sha256:`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let hex_part = s.strip_prefix("sha256:").unwrap_or(s);
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(hex_part, &mut bytes)
-            .map_err(|_| InvalidDigest(s.chars().take(80).collect()))?;
-        Ok(Digest(bytes))
-    }
-}
-
-impl Serialize for Digest {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_hex())
     }
 }
 
@@ -362,77 +296,6 @@ pub struct KeyInfo {
     pub name: String,
     /// Key expiry, if any.
     pub expires_at: Option<Timestamp>,
-}
-
-/// Severity of a log entry, ordered `Debug < Info < Warn < Error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// `debug`
-    Debug,
-    /// `info`
-    Info,
-    /// `warn`
-    Warn,
-    /// `error`
-    Error,
-}
-
-impl LogLevel {
-    /// Lowercase name as in the reference.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        }
-    }
-
-    /// Stable small integer used by storage (0..=3), preserving order.
-    pub fn rank(self) -> i64 {
-        self as i64
-    }
-
-    /// Inverse of [`LogLevel::rank`].
-    pub fn from_rank(rank: i64) -> Option<Self> {
-        [
-            LogLevel::Debug,
-            LogLevel::Info,
-            LogLevel::Warn,
-            LogLevel::Error,
-        ]
-        .into_iter()
-        .find(|l| l.rank() == rank)
-    }
-}
-
-impl fmt::Display for LogLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A level name that is not one of `debug`, `info`, `warn`, `error`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid log level '{0}': expected debug, info, warn or error")]
-pub struct InvalidLogLevel(pub String);
-
-impl FromStr for LogLevel {
-    type Err = InvalidLogLevel;
-
-    /// `debug`, `info`, `warn`, `error`, case-insensitive.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            LogLevel::Debug,
-            LogLevel::Info,
-            LogLevel::Warn,
-            LogLevel::Error,
-        ]
-        .into_iter()
-        .find(|l| l.as_str().eq_ignore_ascii_case(s))
-        .ok_or_else(|| InvalidLogLevel(s.chars().take(64).collect()))
-    }
 }
 
 /// How an invocation ended, attached to the entry that summarises it.

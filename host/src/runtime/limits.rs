@@ -1,8 +1,10 @@
-//! The resource limits of a function's calls, and who is being called under which rules.
+//! The limits a function's calls run under (its deployed [`Limits`] with the host's defaults
+//! filled in), and who is being called under which rules.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::model::Limits;
 use crate::validate::AllowedHost;
 
 /// Default memory limit of one instance, in MiB.
@@ -12,9 +14,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Default number of instances of one function running at once.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 64;
 
-/// The resource limits of one function's calls.
+/// The resource limits of one function's calls: what it was deployed with, the defaults for
+/// what it left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct CallLimits {
     /// Linear memory cap per instance, MiB.
     pub memory_mb: u32,
     /// Wall-clock time a call may take.
@@ -23,12 +26,26 @@ pub struct Limits {
     pub max_concurrency: u32,
 }
 
-impl Default for Limits {
+impl Default for CallLimits {
     fn default() -> Self {
         Self {
             memory_mb: DEFAULT_MEMORY_MB,
             timeout: DEFAULT_TIMEOUT,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+        }
+    }
+}
+
+impl From<Limits> for CallLimits {
+    /// The deployed limits, each absent one replaced by the host's default.
+    fn from(limits: Limits) -> Self {
+        let defaults = CallLimits::default();
+        CallLimits {
+            memory_mb: limits.memory_mb().unwrap_or(defaults.memory_mb),
+            timeout: limits
+                .timeout_ms()
+                .map_or(defaults.timeout, |ms| Duration::from_millis(u64::from(ms))),
+            max_concurrency: limits.max_concurrency().unwrap_or(defaults.max_concurrency),
         }
     }
 }
@@ -41,7 +58,7 @@ pub struct CallSpec {
     /// Environment variables, secrets included.
     pub env: Arc<Vec<(String, String)>>,
     /// The function's limits.
-    pub limits: Limits,
+    pub limits: CallLimits,
     /// The outbound allow-list.
     pub allowed_hosts: Arc<Vec<AllowedHost>>,
 }

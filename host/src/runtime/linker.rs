@@ -3,8 +3,9 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings;
-use super::state::{CallState, LogLevel};
+use super::state::CallState;
 use crate::engine::EngineHandle;
+use crate::model::LogLevel;
 
 /// The linker every component is pre-instantiated against: WASI 0.2 (no preopened
 /// directories, no sockets: the context grants none), `wasi:http` (outbound through the
@@ -34,8 +35,8 @@ impl bindings::fdo::function::log::Host for CallState {
     fn log(&mut self, level: bindings::fdo::function::log::Level, message: String) {
         use bindings::fdo::function::log::Level;
         let level = match level {
-            Level::Trace => LogLevel::Trace,
-            Level::Debug => LogLevel::Debug,
+            // One scale from guest to API: a trace line is kept as debug.
+            Level::Trace | Level::Debug => LogLevel::Debug,
             Level::Info => LogLevel::Info,
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,

@@ -44,9 +44,11 @@ pub use bindings::GuestCallError;
 pub use command::cgi::CgiRequest;
 pub use component::{ComponentKind, LoadedComponent};
 pub use errors::{InvokeError, PrepareError};
-pub use limits::{CallSpec, DEFAULT_MAX_CONCURRENCY, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Limits};
+pub use limits::{
+    CallLimits, CallSpec, DEFAULT_MAX_CONCURRENCY, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT,
+};
 pub use outbound::OutboundPolicy;
-pub use state::{CallOutput, CallState, GuestLog, LogLevel, OutputLimit};
+pub use state::{CallOutput, CallState, GuestLog, OutputLimit};
 
 /// Extra time past the epoch deadline before a call blocked in a host call (a sleep, an
 /// outbound request) is abandoned: the epoch only interrupts running wasm.

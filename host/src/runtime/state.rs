@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::outbound::OutboundPolicy;
+use crate::model::LogLevel;
 
 /// Most bytes of stdout (and, separately, stderr) kept per call; the rest is dropped, not
 /// trapped on, and the log says it was truncated.
@@ -18,34 +19,6 @@ pub const DEFAULT_MAX_CAPTURED_OUTPUT: usize = 64 * 1024;
 
 /// Most guest log entries kept per call.
 pub const DEFAULT_MAX_GUEST_LOGS: usize = 1000;
-
-/// The severity of a guest log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogLevel {
-    /// Very detailed tracing.
-    Trace,
-    /// Debugging detail.
-    Debug,
-    /// Normal operation.
-    Info,
-    /// Something odd.
-    Warn,
-    /// Something failed.
-    Error,
-}
-
-impl LogLevel {
-    /// The lowercase name used in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Trace => "trace",
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        }
-    }
-}
 
 /// One line a guest produced during a call.
 #[derive(Debug, Clone, PartialEq, Eq)]

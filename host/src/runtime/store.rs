@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::state::{CallOutput, CallState, LogLevel, OutputLimit};
+use super::state::{CallOutput, CallState, OutputLimit};
 use super::{CallSpec, InvokeError, OutboundPolicy, command, millis};
 use crate::engine::EngineHandle;
+use crate::model::LogLevel;
 
 /// A fresh store for one call of `spec`: its memory limit, and an epoch deadline that yields
 /// to the executor every tick and interrupts the guest when its time is up.

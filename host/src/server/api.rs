@@ -14,14 +14,15 @@ use serde_json::{Value, json};
 use super::body::{is_json, media_type, parse_json, read_limited};
 use super::error::ApiError;
 use super::extract::Path;
-use super::{AppState, Caller};
 use super::wire::{
     ApiKey, CreatedApiKey, DeleteStatus, Deleted, Deployment, FunctionInfo, FunctionMetadata,
     Health, KeyList, Rollback, RollbackStatus, ServiceInfo, VersionList,
 };
+use super::{AppState, Caller};
 use crate::functions::HostError;
+use crate::model::{DeployMetadata, parse_deploy_metadata};
 use crate::registry::{Resource, Timestamp};
-use crate::validate::{DeployMetadata, parse_deploy_metadata, validate_function_id};
+use crate::validate::validate_function_id;
 
 impl From<HostError> for ApiError {
     fn from(e: HostError) -> Self {

@@ -19,14 +19,15 @@ use super::AppState;
 use super::body::{check_json_body, parse_json, read_limited};
 use super::error::ApiError;
 use super::extract::Path;
-use super::wire::{LogItem, LogList};
 use super::ratelimit::{Scope, admit_one};
-use crate::functions::{Active, InvokeError};
-use crate::functions::observe::CallContext;
-use crate::registry::{LevelFilter, LogLevel, LogQuery, Timestamp};
+use super::wire::{LogItem, LogList};
 use crate::functions::ComponentKind;
+use crate::functions::observe::CallContext;
+use crate::functions::{Active, InvokeError};
+use crate::model::{Interface, InvalidLogLevel, LogLevel};
+use crate::registry::{LevelFilter, LogQuery, Timestamp};
 use crate::runtime::CgiRequest;
-use crate::validate::{Interface, ValidationError, validate_function_id};
+use crate::validate::{ValidationError, validate_function_id};
 
 /// Marks a response produced by a guest, which keeps its own headers as they are.
 #[derive(Debug, Clone, Copy)]
@@ -307,11 +308,9 @@ pub async fn logs(
     let Query(params) = params.map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
     let mut query = LogQuery::new(&id);
     if let Some(level) = params.level.as_deref() {
-        let level: LogLevel = level
-            .parse()
-            .map_err(|e: crate::registry::InvalidLogLevel| {
-                ValidationError::new("level", json!(level), e.to_string())
-            })?;
+        let level: LogLevel = level.parse().map_err(|e: InvalidLogLevel| {
+            ValidationError::new("level", json!(level), e.to_string())
+        })?;
         query.level = Some(LevelFilter::Exact(level));
     }
     if let Some(ts) = params.timestamp.as_deref() {

@@ -8,11 +8,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::functions::{Active, ComponentKind, LoadInfo};
+use crate::model::{Interface, Language, LogLevel};
 use crate::registry::{
-    ApiKeyRecord, FunctionRecord, HistoryAction, HistoryEntry, KeyStatus, LogLevel, LogOutcome,
-    LogRecord, Timestamp, VersionRecord,
+    ApiKeyRecord, FunctionRecord, HistoryAction, HistoryEntry, KeyStatus, LogOutcome, LogRecord,
+    Timestamp, VersionRecord,
 };
-use crate::validate::{Interface, Language};
 
 /// An ISO 8601 UTC timestamp with milliseconds, as every answer writes them.
 pub type Iso8601 = String;
@@ -90,9 +90,9 @@ impl FunctionMetadata {
             digest: format!("sha256:{}", v.component.digest.to_hex()),
             size: v.component.size,
             limits: LimitsOut {
-                memory_mb: v.limits.memory_mb,
-                timeout_ms: v.limits.timeout_ms,
-                max_concurrency: v.limits.max_concurrency,
+                memory_mb: v.limits.memory_mb(),
+                timeout_ms: v.limits.timeout_ms(),
+                max_concurrency: v.limits.max_concurrency(),
             },
             env: v.env.clone(),
             secrets: v.secrets.names().map(str::to_owned).collect(),
@@ -122,7 +122,7 @@ pub(super) enum LanguageName {
 #[derive(ToSchema, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[schema(as = Interface)]
-#[allow(dead_code)] // a schema only: the wire type is `validate::Interface`
+#[allow(dead_code)] // a schema only: the wire type is `model::Interface`
 pub(super) enum InterfaceName {
     /// `{"method", "params"}` as JSON on stdin, the result on stdout (the default).
     Rpc,
@@ -458,7 +458,7 @@ pub struct LogItem {
 #[derive(ToSchema)]
 #[schema(as = LogLevel)]
 #[schema(rename_all = "lowercase")]
-#[allow(dead_code)] // a schema only: the wire type is `registry::LogLevel`
+#[allow(dead_code)] // a schema only: the wire type is `model::LogLevel`
 enum LogLevelName {
     Debug,
     Info,

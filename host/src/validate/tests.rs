@@ -1,8 +1,11 @@
 //! Every validation rule with the reference's valid and invalid examples, through
-//! [`parse_deploy_metadata`] and the single-field checks.
+//! [`parse_deploy_metadata`], the model's constructors and the single-field checks.
 
 use super::*;
-use serde_json::json;
+use crate::model::{
+    DeployFields, DeployMetadata, Language, Limits, Secrets, parse_deploy_metadata,
+};
+use serde_json::{Map, json};
 
 fn body() -> Value {
     json!({
@@ -33,17 +36,17 @@ fn err(b: &Value) -> ValidationError {
 #[test]
 fn reference_request_parses() {
     let m = parse_deploy_metadata(&body()).unwrap();
-    assert_eq!(m.id, "my-function");
-    assert_eq!(m.version, "1.0.0");
-    assert_eq!(m.language, Language::TypeScript);
-    assert_eq!(m.entry_point, "index.ts");
+    assert_eq!(m.id(), "my-function");
+    assert_eq!(m.version(), "1.0.0");
+    assert_eq!(m.language(), Language::TypeScript);
+    assert_eq!(m.entry_point(), "index.ts");
     assert_eq!(
-        m.dependencies.get("lodash").map(String::as_str),
+        m.dependencies().get("lodash").map(String::as_str),
         Some("^4.17.21")
     );
-    assert_eq!(m.limits, Limits::default());
-    assert!(m.env.is_empty() && m.secrets.is_empty() && m.allowed_hosts.is_empty());
-    m.validate().unwrap();
+    assert_eq!(m.limits(), Limits::default());
+    assert!(m.env().is_empty() && m.secrets().is_empty() && m.allowed_hosts().is_empty());
+    DeployMetadata::try_from(m.into_fields()).unwrap();
 }
 
 #[test]
@@ -214,11 +217,11 @@ fn dependencies() {
         "a": "1.0.0", "b": "<2.0.0", "c": "1.0.0 - 2.0.0", "d": "*", "e": "latest", "@scope/pkg": ">=1.0.0 <2.0.0",
         "github.com/x/y": "v1.2.3"}),
     );
-    assert_eq!(parse_deploy_metadata(&b).unwrap().dependencies.len(), 10);
+    assert_eq!(parse_deploy_metadata(&b).unwrap().dependencies().len(), 10);
     assert!(
         parse_deploy_metadata(&with("dependencies", json!({})))
             .unwrap()
-            .dependencies
+            .dependencies()
             .is_empty()
     );
 
@@ -286,30 +289,20 @@ fn limits() {
     ))
     .unwrap();
     assert_eq!(
-        m.limits,
-        Limits {
-            memory_mb: Some(128),
-            timeout_ms: Some(300_000),
-            max_concurrency: Some(1)
-        }
+        m.limits(),
+        Limits::new(Some(128), Some(300_000), Some(1)).unwrap()
     );
     assert_eq!(
-        serde_json::to_value(m.limits).unwrap(),
+        serde_json::to_value(m.limits()).unwrap(),
         json!({"memoryMb": 128, "timeoutMs": 300000, "maxConcurrency": 1})
     );
     let partial =
         parse_deploy_metadata(&with("limits", json!({"timeoutMs": 50, "memoryMb": null}))).unwrap();
-    assert_eq!(
-        partial.limits,
-        Limits {
-            timeout_ms: Some(50),
-            ..Limits::default()
-        }
-    );
+    assert_eq!(partial.limits(), Limits::new(None, Some(50), None).unwrap());
     assert_eq!(
         parse_deploy_metadata(&with("limits", Value::Null))
             .unwrap()
-            .limits,
+            .limits(),
         Limits::default()
     );
 
@@ -364,22 +357,11 @@ fn limits() {
             "{limits}"
         );
     }
-    assert!(
-        Limits {
-            memory_mb: Some(0),
-            ..Limits::default()
-        }
-        .validate()
-        .is_err()
+    assert_eq!(
+        Limits::new(Some(0), None, None).unwrap_err().field,
+        "limits.memoryMb"
     );
-    assert!(
-        Limits {
-            max_concurrency: Some(1024),
-            ..Limits::default()
-        }
-        .validate()
-        .is_ok()
-    );
+    assert!(Limits::new(None, None, Some(1024)).is_ok());
 }
 
 #[test]
@@ -391,9 +373,9 @@ fn env_and_secrets() {
         b
     };
     let m = parse_deploy_metadata(&b).unwrap();
-    assert_eq!(m.env.len(), 3);
-    assert_eq!(m.secrets.get("API_TOKEN"), Some("s3cr3t"));
-    assert_eq!(m.secrets.names().collect::<Vec<_>>(), ["API_TOKEN"]);
+    assert_eq!(m.env().len(), 3);
+    assert_eq!(m.secrets().get("API_TOKEN"), Some("s3cr3t"));
+    assert_eq!(m.secrets().names().collect::<Vec<_>>(), ["API_TOKEN"]);
 
     for bad in ["", "1ABC", "A-B", "A=B", "A B", "A\0", "É"] {
         let e = err(&with("env", json!({ bad: "v" })));
@@ -456,7 +438,7 @@ fn secrets_debug_is_redacted() {
     let mut b = body();
     b["secrets"] = json!({"API_TOKEN": "hunter2-very-secret"});
     let m = parse_deploy_metadata(&b).unwrap();
-    let debug = format!("{m:?} {:?} {:#?}", m.secrets, m);
+    let debug = format!("{m:?} {:?} {:#?}", m.secrets(), m);
     assert!(!debug.contains("hunter2"), "{debug}");
     assert!(debug.contains("API_TOKEN") && debug.contains("<redacted>"));
 }
@@ -471,8 +453,8 @@ fn allowed_hosts() {
         "https://api.stripe.com"
     ]);
     let m = parse_deploy_metadata(&with("allowedHosts", hosts)).unwrap();
-    assert_eq!(m.allowed_hosts.len(), 5);
-    assert_eq!(validate_allowed_hosts(&m.allowed_hosts).unwrap().len(), 5);
+    assert_eq!(m.allowed_hosts().len(), 5);
+    assert_eq!(validate_allowed_hosts(m.allowed_hosts()).unwrap().len(), 5);
     for bad in [
         json!(["ftp://x.com"]),
         json!(["a b"]),
@@ -503,14 +485,38 @@ fn allowed_hosts() {
 }
 
 #[test]
-fn typed_validate_catches_hand_built_values() {
-    let mut m = parse_deploy_metadata(&body()).unwrap();
-    m.id = "bad id".into();
-    assert_eq!(m.validate().unwrap_err().field, "id");
-    let mut m = parse_deploy_metadata(&body()).unwrap();
-    m.allowed_hosts = vec!["nope nope".into()];
-    assert_eq!(m.validate().unwrap_err().field, "allowedHosts");
-    let mut m = parse_deploy_metadata(&body()).unwrap();
-    m.secrets = Secrets::new(BTreeMap::from([("A=B".to_string(), "x".to_string())]));
-    assert_eq!(m.validate().unwrap_err().field, "secrets");
+fn hand_built_values_are_checked_on_construction() {
+    let fields = || parse_deploy_metadata(&body()).unwrap().into_fields();
+    let build = |f: DeployFields| DeployMetadata::try_from(f).unwrap_err().field;
+    assert_eq!(
+        build(DeployFields {
+            id: "bad id".into(),
+            ..fields()
+        }),
+        "id"
+    );
+    assert_eq!(
+        build(DeployFields {
+            allowed_hosts: vec!["nope nope".into()],
+            ..fields()
+        }),
+        "allowedHosts"
+    );
+    let mut env = BTreeMap::new();
+    env.insert("A".to_string(), "x".to_string());
+    let secrets = Secrets::new(BTreeMap::from([("A".to_string(), "y".to_string())])).unwrap();
+    assert_eq!(
+        build(DeployFields {
+            env,
+            secrets,
+            ..fields()
+        }),
+        "secrets"
+    );
+    assert_eq!(
+        Secrets::new(BTreeMap::from([("A=B".to_string(), "x".to_string())]))
+            .unwrap_err()
+            .field,
+        "secrets"
+    );
 }

@@ -751,7 +751,7 @@ fn examples_manifest_deploys_and_the_readme_commands_work() {
         // c-hello-http is c-hello's sources deployed as a CGI handler.
         let sources = spec.id.strip_suffix("-http").unwrap_or(&spec.id);
         assert!(spec.dir.ends_with(sources), "{}", spec.dir.display());
-        fdo::validate::parse_deploy_metadata(&spec.metadata).unwrap();
+        fdo::model::parse_deploy_metadata(&spec.metadata).unwrap();
     }
     let droplet = &specs[3].metadata;
     assert_eq!(specs[2].metadata["interface"], "http");

@@ -1,5 +1,5 @@
 use super::*;
-use crate::registry::types::LogLevel;
+use crate::model::LogLevel;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;

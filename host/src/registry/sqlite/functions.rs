@@ -12,21 +12,20 @@ use super::rows::{
     load_function, load_history, load_version, raw_function, raw_version,
 };
 use super::{SqliteRegistry, not_found};
+use crate::model::{DeployMetadata, Digest};
 use crate::registry::types::{
-    DeleteOutcome, DeployOutcome, Digest, FunctionRecord, GcReport, HistoryAction, HistoryEntry,
+    DeleteOutcome, DeployOutcome, FunctionRecord, GcReport, HistoryAction, HistoryEntry,
     RollbackOutcome, Timestamp, VersionRecord,
 };
 use crate::registry::{RegistryError, Resource};
-use crate::validate::DeployMetadata;
 
 pub(super) fn deploy(
     reg: &SqliteRegistry,
     metadata: DeployMetadata,
     component: &[u8],
 ) -> Result<DeployOutcome, RegistryError> {
-    metadata.validate()?;
     let mut conn = reg.write_conn();
-    if let Some(existing) = load_version(&conn, &metadata.id, &metadata.version)? {
+    if let Some(existing) = load_version(&conn, metadata.id(), metadata.version())? {
         return existing_version_outcome(reg, &conn, existing, &metadata, component);
     }
     // The bytes are durable before any row points at them; a crash from here on leaves
@@ -34,22 +33,22 @@ pub(super) fn deploy(
     let component_ref = reg.blobs.put(component)?;
     let now = Timestamp::now();
     let record = VersionRecord {
-        function_id: metadata.id.clone(),
-        version: metadata.version.clone(),
-        language: metadata.language,
-        entry_point: metadata.entry_point.clone(),
-        dependencies: metadata.dependencies.clone(),
+        function_id: metadata.id().to_owned(),
+        version: metadata.version().to_owned(),
+        language: metadata.language(),
+        entry_point: metadata.entry_point().to_owned(),
+        dependencies: metadata.dependencies().clone(),
         component: component_ref,
-        limits: metadata.limits,
-        env: metadata.env.clone(),
-        secrets: metadata.secrets.clone(),
-        allowed_hosts: metadata.allowed_hosts.clone(),
-        interface: metadata.interface,
+        limits: metadata.limits(),
+        env: metadata.env().clone(),
+        secrets: metadata.secrets().clone(),
+        allowed_hosts: metadata.allowed_hosts().to_vec(),
+        interface: metadata.interface(),
         created_at: now,
     };
 
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if let Some(existing) = load_version(&tx, &metadata.id, &metadata.version)? {
+    if let Some(existing) = load_version(&tx, metadata.id(), metadata.version())? {
         // Another process deployed it between our check and our lock.
         drop(tx);
         return existing_version_outcome(reg, &conn, existing, &metadata, component);
@@ -57,7 +56,7 @@ pub(super) fn deploy(
     let previous: Option<String> = tx
         .query_row(
             "SELECT active_version FROM functions WHERE id = ?1",
-            [&metadata.id],
+            [metadata.id()],
             |row| row.get(0),
         )
         .optional()?;
@@ -65,7 +64,7 @@ pub(super) fn deploy(
         "INSERT INTO functions (id, active_version, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT (id) DO UPDATE SET active_version = excluded.active_version, updated_at = excluded.updated_at
          RETURNING created_at",
-        params![metadata.id, metadata.version, now.as_millis()],
+        params![metadata.id(), metadata.version(), now.as_millis()],
         |row| row.get(0),
     )?;
     insert_version(&tx, &record)?;
@@ -75,8 +74,8 @@ pub(super) fn deploy(
     }
     insert_history(
         &tx,
-        &metadata.id,
-        &metadata.version,
+        metadata.id(),
+        metadata.version(),
         HistoryAction::Deploy,
         previous.as_deref(),
         now,
@@ -86,7 +85,7 @@ pub(super) fn deploy(
     reg.invalidate(generation);
 
     let function = Arc::new(FunctionRecord {
-        id: metadata.id.clone(),
+        id: metadata.id().to_owned(),
         created_at: Timestamp::from_millis(created_at),
         updated_at: now,
         active: record.clone(),
@@ -295,15 +294,15 @@ fn existing_version_outcome(
     if !differences.is_empty() {
         return Err(RegistryError::Conflict(format!(
             "version {} of function {} already exists with different {}; versions are immutable, deploy a new version",
-            metadata.version,
-            metadata.id,
+            metadata.version(),
+            metadata.id(),
             differences.join(", ")
         )));
     }
     // Same bytes: make sure the blob is intact (this heals a damaged or missing one).
     reg.blobs.put(component)?;
-    let function = load_function(conn, &metadata.id)?
-        .ok_or_else(|| not_found(Resource::Function, &metadata.id))?;
+    let function = load_function(conn, metadata.id())?
+        .ok_or_else(|| not_found(Resource::Function, metadata.id()))?;
     Ok(DeployOutcome {
         function: Arc::new(function),
         version: existing,

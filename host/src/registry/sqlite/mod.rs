@@ -41,11 +41,11 @@ use rows::{function_exists, query_logs, read_generation};
 use super::blobs::BlobStore;
 use super::logs::{LogWriter, LogWriterConfig};
 use super::types::{
-    ApiKeyRecord, CreatedKey, DeleteOutcome, DeployOutcome, Digest, FunctionRecord, GcReport,
-    HistoryEntry, KeyInfo, LogQuery, LogRecord, RollbackOutcome, Timestamp, VersionRecord,
+    ApiKeyRecord, CreatedKey, DeleteOutcome, DeployOutcome, FunctionRecord, GcReport, HistoryEntry,
+    KeyInfo, LogQuery, LogRecord, RollbackOutcome, Timestamp, VersionRecord,
 };
 use super::{AuthError, Registry, RegistryError, Resource};
-use crate::validate::DeployMetadata;
+use crate::model::{DeployMetadata, Digest};
 
 /// Name of the database file inside the data directory.
 pub const DATABASE_FILE_NAME: &str = "fdo.sqlite3";

@@ -7,11 +7,13 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::super::RegistryError;
 use super::super::types::{
-    ApiKeyRecord, ComponentRef, Digest, FunctionRecord, HistoryAction, HistoryEntry, InvalidDigest,
-    LevelFilter, LogEntry, LogLevel, LogOrder, LogOutcome, LogQuery, LogRecord, Timestamp,
-    VersionRecord,
+    ApiKeyRecord, ComponentRef, FunctionRecord, HistoryAction, HistoryEntry, LevelFilter, LogEntry,
+    LogOrder, LogOutcome, LogQuery, LogRecord, Timestamp, VersionRecord,
 };
-use crate::validate::{DeployMetadata, Interface, Language, Limits, Secrets, ValidationError};
+use crate::model::{
+    DeployMetadata, Digest, Interface, InvalidDigest, Language, Limits, LogLevel, Secrets,
+};
+use crate::validate::ValidationError;
 
 /// A key as cached for verification: its record and the SHA-256 of the key.
 pub(super) struct StoredKey {
@@ -85,9 +87,9 @@ pub(super) fn insert_version(tx: &Transaction<'_>, v: &VersionRecord) -> Result<
             to_json(&v.dependencies)?,
             v.component.digest.to_hex(),
             i64::try_from(v.component.size).unwrap_or(i64::MAX),
-            v.limits.memory_mb,
-            v.limits.timeout_ms,
-            v.limits.max_concurrency,
+            v.limits.memory_mb(),
+            v.limits.timeout_ms(),
+            v.limits.max_concurrency(),
             to_json(&v.env)?,
             to_json(v.secrets.as_map())?,
             to_json(&v.allowed_hosts)?,
@@ -180,13 +182,10 @@ impl RawVersion {
             entry_point: self.entry_point,
             dependencies,
             component: ComponentRef { digest, size },
-            limits: Limits {
-                memory_mb: self.memory_mb,
-                timeout_ms: self.timeout_ms,
-                max_concurrency: self.max_concurrency,
-            },
+            limits: Limits::new(self.memory_mb, self.timeout_ms, self.max_concurrency)
+                .map_err(|e| corrupt("limits", e.to_string()))?,
             env,
-            secrets: Secrets::new(secrets),
+            secrets: Secrets::new(secrets).map_err(|e| corrupt("secrets", e.to_string()))?,
             allowed_hosts,
             interface,
             created_at: Timestamp::from_millis(self.created_at),
@@ -288,28 +287,28 @@ pub(super) fn differences(
     if existing.component.digest != *digest {
         fields.push("code");
     }
-    if existing.language != metadata.language {
+    if existing.language != metadata.language() {
         fields.push("language");
     }
-    if existing.entry_point != metadata.entry_point {
+    if existing.entry_point != metadata.entry_point() {
         fields.push("entryPoint");
     }
-    if existing.dependencies != metadata.dependencies {
+    if existing.dependencies != *metadata.dependencies() {
         fields.push("dependencies");
     }
-    if existing.limits != metadata.limits {
+    if existing.limits != metadata.limits() {
         fields.push("limits");
     }
-    if existing.env != metadata.env {
+    if existing.env != *metadata.env() {
         fields.push("env");
     }
-    if existing.secrets != metadata.secrets {
+    if existing.secrets != *metadata.secrets() {
         fields.push("secrets");
     }
-    if existing.allowed_hosts != metadata.allowed_hosts {
+    if existing.allowed_hosts != metadata.allowed_hosts() {
         fields.push("allowedHosts");
     }
-    if existing.interface != metadata.interface {
+    if existing.interface != metadata.interface() {
         fields.push("interface");
     }
     fields

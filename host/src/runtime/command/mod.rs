@@ -3,7 +3,7 @@
 //! ([`crate::loader::command`]), and components exporting `wasi:cli/run`.
 //!
 //! A command gets its request on stdin and answers on stdout, in one of two forms chosen at
-//! deploy ([`Interface`](crate::validate::Interface)):
+//! deploy ([`Interface`](crate::model::Interface)):
 //!
 //! * **RPC** (the default): stdin is `{"method", "params"}` as JSON, the environment has the
 //!   function's env and secrets plus `FDO_METHOD`; stdout is the result: JSON when it parses as

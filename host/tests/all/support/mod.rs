@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use fdo::engine::{EngineConfig, EngineHandle};
 use fdo::loader::{LoadResult, Loader};
-use fdo::runtime::{CallOutcome, CallSpec, Limits, LoadedComponent, Runtime};
+use fdo::runtime::{CallLimits, CallOutcome, CallSpec, LoadedComponent, Runtime};
 
 /// A host core on a temporary cache directory. The pool is kept small: tests run in
 /// parallel and each engine reserves address space for its whole pool.
@@ -59,7 +59,7 @@ impl Core {
     }
 }
 
-pub fn spec(id: &str, limits: Limits) -> CallSpec {
+pub fn spec(id: &str, limits: CallLimits) -> CallSpec {
     CallSpec {
         function_id: id.into(),
         env: Arc::new(vec![("GREETING".into(), "hi".into())]),
@@ -68,8 +68,8 @@ pub fn spec(id: &str, limits: Limits) -> CallSpec {
     }
 }
 
-pub fn limits(memory_mb: u32, timeout_ms: u64, max_concurrency: u32) -> Limits {
-    Limits {
+pub fn limits(memory_mb: u32, timeout_ms: u64, max_concurrency: u32) -> CallLimits {
+    CallLimits {
         memory_mb,
         timeout: Duration::from_millis(timeout_ms),
         max_concurrency,
