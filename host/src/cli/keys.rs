@@ -10,7 +10,8 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::{CliError, Client, ClientOpts, output};
-use crate::registry::{ApiKeyRecord, Registry, SqliteRegistry, Timestamp};
+use crate::model::{ApiKeyRecord, Timestamp};
+use crate::registry::{Registry, SqliteRegistry};
 
 /// Arguments of `fdo keys`.
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::Value;
 
 use super::{CliError, Client, ClientOpts, output};
-use crate::registry::Timestamp;
+use crate::model::Timestamp;
 
 /// Default time between two polls of `--follow`.
 pub const DEFAULT_FOLLOW_INTERVAL: &str = "1s";

@@ -15,7 +15,7 @@ use dashmap::DashMap;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::registry::Timestamp;
+use crate::model::Timestamp;
 
 /// How long a verified key is trusted without asking the registry again.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);

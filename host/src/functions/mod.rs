@@ -24,17 +24,17 @@ use tracing::Instrument as _;
 use crate::FastHash;
 use crate::loader::{LoadError, LoadResult, LoadTier, Loader};
 use crate::metrics::Gauges;
-use crate::model::{DeployMetadata, Digest, Interface, LogLevel};
-use crate::registry::{
-    ApiKeyRecord, AuthError, CreatedKey, FunctionRecord, HistoryEntry, LogEntry, LogQuery,
-    LogRecord, LogWriter, Registry, RegistryError, Resource, Timestamp, VersionRecord,
+use crate::model::{
+    ApiKeyRecord, CreatedKey, DeployMetadata, Digest, FunctionRecord, HistoryEntry, Interface,
+    LogEntry, LogLevel, LogQuery, LogRecord, Resource, Timestamp, VersionRecord,
 };
-use crate::runtime::{CallLimits, CallOutcome, CallSpec, CgiRequest, LoadedComponent, Runtime};
+use crate::registry::{AuthError, LogWriter, Registry, RegistryError};
+use crate::runtime::{CallLimits, CallOutcome, CallSpec, LoadedComponent, Runtime};
 use crate::validate::{AllowedHost, ValidationError};
 use access::{AccessError, HostKey, KeyCache, Principal};
 use observe::{CallContext, CallObserver, FinishedCall, LogRecorder, Observers};
 
-pub use crate::runtime::{ComponentKind, InvokeError};
+pub use crate::runtime::{CgiRequest, ComponentKind, InvokeError};
 
 /// How the active version of a function was loaded (the API's load fields).
 #[derive(Debug, Clone, PartialEq)]

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use super::Active;
 use crate::metrics::Metrics;
-use crate::model::LogLevel;
-use crate::registry::{LogEntry, LogOutcome, LogWriter, Timestamp};
+use crate::model::{LogEntry, LogLevel, LogOutcome, Timestamp};
+use crate::registry::LogWriter;
 use crate::runtime::{CallOutput, InvokeError};
 
 /// What started a call.

@@ -11,7 +11,7 @@
 //! to `wasi:cli/exit.exit(err)`, status 1. So before adapting, the module's import of
 //! `wasi_snapshot_preview1.proc_exit` is renamed to [`EXIT_INTERFACE`]`.exit` (same signature,
 //! `(i32) -> ()`), described by a `component-type` section; the host implements it by ending
-//! the call with [`CommandExit`] carrying the real status.
+//! the call with [`CommandExit`](crate::runtime::command::CommandExit) carrying the real status.
 //!
 //! A core module that is not a command (a reactor, a module for a JavaScript host, a preview0
 //! module) is refused by [`wrap`] with a message saying what it is and what would make it work.
@@ -23,11 +23,7 @@ use wasi_preview1_component_adapter_provider::{
 };
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
-/// The interface the renamed `proc_exit` import comes from (implemented by the runtime).
-pub const EXIT_INTERFACE: &str = "fdo:command/exit@0.1.0";
-
-/// The function of [`EXIT_INTERFACE`].
-pub const EXIT_FUNCTION: &str = "exit";
+use crate::runtime::command::{EXIT_FUNCTION, EXIT_INTERFACE};
 
 /// The WIT of [`EXIT_INTERFACE`], embedded in the module as its component type.
 const EXIT_WIT: &str = "package fdo:command@0.1.0;
@@ -48,12 +44,6 @@ const START: &str = "_start";
 
 /// The name of the export that makes a core module a WASI reactor.
 const INITIALIZE: &str = "_initialize";
-
-/// A command ended its call through `proc_exit` (C's `exit`, a non-zero return from `main`,
-/// Zig's `std.process.exit`, ...). Status 0 is a success like returning from `_start`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the command exited with status {0}")]
-pub struct CommandExit(pub u32);
 
 /// What the import and export sections of a core module say about it.
 #[derive(Debug, Default)]

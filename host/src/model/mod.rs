@@ -7,6 +7,8 @@
 //! * [`Language`], [`Limits`], [`Secrets`], [`Interface`]: its parts.
 //! * [`LogLevel`]: one severity scale from the guest to storage and the API.
 //! * [`Digest`]: the content address of a component (SHA-256).
+//! * the records every layer speaks (`records.rs`): [`Timestamp`], [`FunctionRecord`],
+//!   [`VersionRecord`], history, API keys, log entries and queries, [`Resource`].
 
 mod deploy;
 mod digest;
@@ -14,6 +16,7 @@ mod interface;
 mod language;
 mod limits;
 mod log;
+mod records;
 mod secrets;
 
 pub use deploy::{DeployFields, DeployMetadata, parse_deploy_metadata};
@@ -22,4 +25,10 @@ pub use interface::Interface;
 pub use language::Language;
 pub use limits::Limits;
 pub use log::{InvalidLogLevel, LogLevel};
+pub use records::{
+    ApiKeyRecord, ComponentRef, CreatedKey, DEFAULT_LOG_QUERY_LIMIT, DeleteOutcome, DeployOutcome,
+    FunctionRecord, GcReport, HistoryAction, HistoryEntry, KeyInfo, KeyStatus, LevelFilter,
+    LogEntry, LogOrder, LogOutcome, LogQuery, LogRecord, MAX_LOG_QUERY_LIMIT, Resource,
+    RollbackOutcome, Timestamp, VersionRecord,
+};
 pub use secrets::Secrets;

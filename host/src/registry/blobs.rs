@@ -12,8 +12,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::RegistryError;
-use super::types::ComponentRef;
-use crate::model::Digest;
+use crate::model::{ComponentRef, Digest};
 
 /// Name of the digest-algorithm directory under the blob root.
 const ALGORITHM_DIR: &str = "sha256";

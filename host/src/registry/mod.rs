@@ -25,7 +25,6 @@ mod schema;
 mod sqlite;
 #[cfg(test)]
 mod tests;
-mod types;
 
 pub use blobs::BlobStore;
 pub use keys::{
@@ -40,49 +39,13 @@ pub use sqlite::{
     DATABASE_FILE_NAME, DEFAULT_BUSY_TIMEOUT, DEFAULT_EXTERNAL_CHANGE_POLL,
     DEFAULT_READ_CONNECTIONS, SqliteOptions, SqliteRegistry,
 };
-pub use types::{
-    ApiKeyRecord, ComponentRef, CreatedKey, DEFAULT_LOG_QUERY_LIMIT, DeleteOutcome, DeployOutcome,
-    FunctionRecord, GcReport, HistoryAction, HistoryEntry, KeyInfo, KeyStatus, LevelFilter,
-    LogEntry, LogOrder, LogOutcome, LogQuery, LogRecord, MAX_LOG_QUERY_LIMIT, RollbackOutcome,
-    Timestamp, VersionRecord,
+
+use crate::model::{
+    ApiKeyRecord, CreatedKey, DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord,
+    GcReport, HistoryEntry, KeyInfo, LogQuery, LogRecord, Resource, RollbackOutcome, Timestamp,
+    VersionRecord,
 };
-
-use crate::model::{DeployMetadata, Digest};
 use crate::validate::ValidationError;
-
-/// The kind of thing a [`RegistryError::NotFound`] is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Resource {
-    /// A function id.
-    Function,
-    /// A version of a function (`id` is `function@version`).
-    Version,
-    /// An API key id.
-    ApiKey,
-    /// A component blob (`id` is its hex digest).
-    Component,
-}
-
-impl Resource {
-    /// Capitalised name for the API's `context.resource` (`"Function"`, as in the reference).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resource::Function => "Function",
-            Resource::Version => "Version",
-            Resource::ApiKey => "ApiKey",
-            Resource::Component => "Component",
-        }
-    }
-
-    fn noun(self) -> &'static str {
-        match self {
-            Resource::Function => "function",
-            Resource::Version => "version",
-            Resource::ApiKey => "api key",
-            Resource::Component => "component",
-        }
-    }
-}
 
 /// Errors of the registry layer.
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,9 @@ use serde_json::json;
 
 use super::*;
 use crate::model::{
-    DeployFields, DeployMetadata, Language, Limits, LogLevel, Secrets, parse_deploy_metadata,
+    ComponentRef, DeployFields, DeployMetadata, HistoryAction, KeyStatus, Language, LevelFilter,
+    Limits, LogEntry, LogLevel, LogOrder, LogOutcome, MAX_LOG_QUERY_LIMIT, Secrets,
+    parse_deploy_metadata,
 };
 
 fn meta(id: &str, version: &str) -> DeployMetadata {

@@ -20,14 +20,12 @@ pub(super) fn build_linker(engine: &EngineHandle) -> anyhow::Result<Linker<CallS
     )?;
     // What a WASI command's renamed `proc_exit` calls (`loader::command`): ends the call with
     // the exit status, which `command::Command::run` reads back.
-    linker
-        .instance(crate::loader::command::EXIT_INTERFACE)?
-        .func_wrap(
-            crate::loader::command::EXIT_FUNCTION,
-            |_, (status,): (u32,)| -> wasmtime::Result<()> {
-                Err(crate::loader::command::CommandExit(status).into())
-            },
-        )?;
+    linker.instance(super::command::EXIT_INTERFACE)?.func_wrap(
+        super::command::EXIT_FUNCTION,
+        |_, (status,): (u32,)| -> wasmtime::Result<()> {
+            Err(super::command::CommandExit(status).into())
+        },
+    )?;
     Ok(linker)
 }
 

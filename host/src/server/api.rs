@@ -20,15 +20,14 @@ use super::wire::{
 };
 use super::{AppState, Caller};
 use crate::functions::HostError;
-use crate::model::{DeployMetadata, parse_deploy_metadata};
-use crate::registry::{Resource, Timestamp};
+use crate::model::{DeployMetadata, Timestamp, parse_deploy_metadata};
 use crate::validate::validate_function_id;
 
 impl From<HostError> for ApiError {
     fn from(e: HostError) -> Self {
         match e {
             HostError::NotFound { resource, id } => ApiError::NotFound {
-                resource: resource_name(resource),
+                resource: resource.as_str(),
                 id,
             },
             HostError::Conflict(message) => ApiError::Conflict {
@@ -46,15 +45,6 @@ impl From<HostError> for ApiError {
             },
             HostError::Internal(e) => ApiError::Internal(e),
         }
-    }
-}
-
-fn resource_name(r: Resource) -> &'static str {
-    match r {
-        Resource::Function => "Function",
-        Resource::Version => "Version",
-        Resource::ApiKey => "API key",
-        Resource::Component => "Component",
     }
 }
 

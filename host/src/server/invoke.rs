@@ -23,10 +23,8 @@ use super::ratelimit::{Scope, admit_one};
 use super::wire::{LogItem, LogList};
 use crate::functions::ComponentKind;
 use crate::functions::observe::CallContext;
-use crate::functions::{Active, InvokeError};
-use crate::model::{Interface, InvalidLogLevel, LogLevel};
-use crate::registry::{LevelFilter, LogQuery, Timestamp};
-use crate::runtime::CgiRequest;
+use crate::functions::{Active, CgiRequest, InvokeError};
+use crate::model::{Interface, InvalidLogLevel, LevelFilter, LogLevel, LogQuery, Timestamp};
 use crate::validate::{ValidationError, validate_function_id};
 
 /// Marks a response produced by a guest, which keeps its own headers as they are.

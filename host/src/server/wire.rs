@@ -8,10 +8,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::functions::{Active, ComponentKind, LoadInfo};
-use crate::model::{Interface, Language, LogLevel};
-use crate::registry::{
-    ApiKeyRecord, FunctionRecord, HistoryAction, HistoryEntry, KeyStatus, LogOutcome, LogRecord,
-    Timestamp, VersionRecord,
+use crate::model::{
+    ApiKeyRecord, FunctionRecord, HistoryAction, HistoryEntry, Interface, KeyStatus, Language,
+    LogLevel, LogOutcome, LogRecord, Timestamp, VersionRecord,
 };
 
 /// An ISO 8601 UTC timestamp with milliseconds, as every answer writes them.

@@ -24,7 +24,7 @@ mod worker;
 use worker::Worker;
 
 use super::RegistryError;
-use super::types::LogEntry;
+use crate::model::LogEntry;
 
 /// Entries kept per function; older ones are trimmed.
 pub const DEFAULT_LOG_RETENTION: usize = 1000;

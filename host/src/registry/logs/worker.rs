@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Command, Counters, LogSink, LogWriterConfig, TRIM_EVERY_DIVISOR, entry_bytes};
-use crate::registry::types::LogEntry;
+use crate::model::LogEntry;
 
 /// The state of the writer thread.
 pub(super) struct Worker<S: LogSink> {

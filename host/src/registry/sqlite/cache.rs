@@ -10,8 +10,8 @@ use rusqlite::Connection;
 
 use super::rows::{StoredKey, load_keys, read_generation};
 use super::{SqliteRegistry, lock};
+use crate::model::FunctionRecord;
 use crate::registry::RegistryError;
-use crate::registry::types::FunctionRecord;
 
 /// What is cached, and the bookkeeping that keeps it coherent.
 #[derive(Default)]

@@ -148,9 +148,9 @@ mod tests {
     use serde_json::json;
 
     use super::MIN_INTERVAL;
-    use crate::model::{LogLevel, parse_deploy_metadata};
+    use crate::model::{LogEntry, LogLevel, parse_deploy_metadata};
+    use crate::registry::Registry;
     use crate::registry::sqlite::{DATABASE_FILE_NAME, SqliteRegistry};
-    use crate::registry::{LogEntry, Registry};
 
     fn deploy(reg: &SqliteRegistry, id: &str) {
         let meta = parse_deploy_metadata(&json!({

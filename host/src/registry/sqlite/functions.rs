@@ -12,12 +12,11 @@ use super::rows::{
     load_function, load_history, load_version, raw_function, raw_version,
 };
 use super::{SqliteRegistry, not_found};
-use crate::model::{DeployMetadata, Digest};
-use crate::registry::types::{
-    DeleteOutcome, DeployOutcome, FunctionRecord, GcReport, HistoryAction, HistoryEntry,
-    RollbackOutcome, Timestamp, VersionRecord,
+use crate::model::{
+    DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord, GcReport, HistoryAction,
+    HistoryEntry, Resource, RollbackOutcome, Timestamp, VersionRecord,
 };
-use crate::registry::{RegistryError, Resource};
+use crate::registry::RegistryError;
 
 pub(super) fn deploy(
     reg: &SqliteRegistry,

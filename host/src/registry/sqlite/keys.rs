@@ -7,11 +7,11 @@ use subtle::ConstantTimeEq;
 use super::rows::bump_generation;
 use super::rows::load_keys;
 use super::{SqliteRegistry, not_found};
+use crate::model::{ApiKeyRecord, CreatedKey, KeyInfo, KeyStatus, Resource, Timestamp};
 use crate::registry::keys::{
     display_prefix, generate_api_key, generate_key_id, hash_api_key, validate_key_name,
 };
-use crate::registry::types::{ApiKeyRecord, CreatedKey, KeyInfo, KeyStatus, Timestamp};
-use crate::registry::{AuthError, RegistryError, Resource};
+use crate::registry::{AuthError, RegistryError};
 use crate::validate::ValidationError;
 
 pub(super) fn create_key(

@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::super::RegistryError;
 use super::super::logs::LogSink;
-use super::super::types::{LogEntry, LogOutcome};
 use super::checkpoint::Nudge;
+use crate::model::{LogEntry, LogOutcome};
 
 /// What the sink knows of one function's stored entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,12 +40,12 @@ use rows::{function_exists, query_logs, read_generation};
 
 use super::blobs::BlobStore;
 use super::logs::{LogWriter, LogWriterConfig};
-use super::types::{
-    ApiKeyRecord, CreatedKey, DeleteOutcome, DeployOutcome, FunctionRecord, GcReport, HistoryEntry,
-    KeyInfo, LogQuery, LogRecord, RollbackOutcome, Timestamp, VersionRecord,
+use super::{AuthError, Registry, RegistryError};
+use crate::model::{
+    ApiKeyRecord, CreatedKey, DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord,
+    GcReport, HistoryEntry, KeyInfo, LogQuery, LogRecord, Resource, RollbackOutcome, Timestamp,
+    VersionRecord,
 };
-use super::{AuthError, Registry, RegistryError, Resource};
-use crate::model::{DeployMetadata, Digest};
 
 /// Name of the database file inside the data directory.
 pub const DATABASE_FILE_NAME: &str = "fdo.sqlite3";

@@ -6,12 +6,10 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::super::RegistryError;
-use super::super::types::{
-    ApiKeyRecord, ComponentRef, FunctionRecord, HistoryAction, HistoryEntry, LevelFilter, LogEntry,
-    LogOrder, LogOutcome, LogQuery, LogRecord, Timestamp, VersionRecord,
-};
 use crate::model::{
-    DeployMetadata, Digest, Interface, InvalidDigest, Language, Limits, LogLevel, Secrets,
+    ApiKeyRecord, ComponentRef, DeployMetadata, Digest, FunctionRecord, HistoryAction,
+    HistoryEntry, Interface, InvalidDigest, Language, LevelFilter, Limits, LogEntry, LogLevel,
+    LogOrder, LogOutcome, LogQuery, LogRecord, Secrets, Timestamp, VersionRecord,
 };
 use crate::validate::ValidationError;
 

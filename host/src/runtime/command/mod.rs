@@ -37,8 +37,20 @@ use super::{
     CallOutcome, CallOutput, CallSpec, CallState, HOST_CALL_GRACE, InvokeError, LoadedComponent,
     Runtime, millis,
 };
-use crate::loader::command::CommandExit;
 use cgi::CgiRequest;
+
+/// The interface the renamed `proc_exit` import comes from: the loader renames the import to
+/// it, the runtime's linker implements it.
+pub const EXIT_INTERFACE: &str = "fdo:command/exit@0.1.0";
+
+/// The function of [`EXIT_INTERFACE`].
+pub const EXIT_FUNCTION: &str = "exit";
+
+/// A command ended its call through `proc_exit` (C's `exit`, a non-zero return from `main`,
+/// Zig's `std.process.exit`, ...). Status 0 is a success like returning from `_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the command exited with status {0}")]
+pub struct CommandExit(pub u32);
 
 /// Most bytes a command may write to stdout in one call (its answer is held in memory).
 pub const MAX_COMMAND_OUTPUT: usize = 8 << 20;

@@ -1,4 +1,5 @@
-//! The registry's records: timestamps, functions, versions, history, API keys and log entries. Storage-agnostic: every backend speaks these.
+//! The records every layer speaks: timestamps, functions, versions, history, API keys, log
+//! entries and queries, and the kinds of things that can be missing. Storage-agnostic: every backend speaks these.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,7 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use crate::model::{Digest, Interface, Language, Limits, LogLevel, Secrets};
+use super::{Digest, Interface, Language, Limits, LogLevel, Secrets};
 
 /// Entries returned by a log query when the caller gives no limit.
 pub const DEFAULT_LOG_QUERY_LIMIT: usize = 100;
@@ -449,6 +450,37 @@ pub struct LogRecord {
     /// The entry.
     #[serde(flatten)]
     pub entry: LogEntry,
+}
+
+/// The kind of thing that can be missing (a not-found error's `context.resource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// A function id.
+    Function,
+    /// A version of a function (`id` is `function@version`).
+    Version,
+    /// An API key id.
+    ApiKey,
+    /// A component blob (`id` is its hex digest).
+    Component,
+}
+
+impl Resource {
+    /// Its name in the API's `context.resource` and messages (`"Function"`, as in the
+    /// reference; `"API key"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Function => "Function",
+            Resource::Version => "Version",
+            Resource::ApiKey => "API key",
+            Resource::Component => "Component",
+        }
+    }
+
+    /// Its name inside a sentence: `function`, `api key`.
+    pub fn noun(self) -> String {
+        self.as_str().to_lowercase()
+    }
 }
 
 #[cfg(test)]
