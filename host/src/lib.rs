@@ -1,6 +1,7 @@
 //! fdo: a WebAssembly edge host.
 //!
 //! Layers, each knowing only the ones below it:
+//! * [`model`]: the domain types, valid by construction; [`validate`]: the rules they enforce.
 //! * [`engine`]: the wasmtime engine (pooling, epochs) and its degraded fallback.
 //! * [`runtime`]: fresh limited instances per call; RPC, typed exports and `wasi:http`.
 //! * [`loader`]: the compiled-code cache (memory, disk, compile) and `LoadResult`.

@@ -80,26 +80,6 @@ impl DependencySpec {
         }
         Ok(DependencySpec::AnyOf(specs))
     }
-
-    /// Whether `version` satisfies this range (npm rules: a pre-release only satisfies a
-    /// range that names a pre-release of the same `major.minor.patch`).
-    pub fn matches(&self, version: &Version) -> bool {
-        match self {
-            DependencySpec::Any | DependencySpec::Latest => version.pre.is_empty(),
-            DependencySpec::Exact(exact) => {
-                exact.major == version.major
-                    && exact.minor == version.minor
-                    && exact.patch == version.patch
-                    && exact.pre == version.pre
-            }
-            DependencySpec::Range(req) => req.matches(version),
-            DependencySpec::Hyphen { from, to } => VersionReq {
-                comparators: vec![from.clone(), to.clone()],
-            }
-            .matches(version),
-            DependencySpec::AnyOf(specs) => specs.iter().any(|spec| spec.matches(version)),
-        }
-    }
 }
 
 impl std::str::FromStr for DependencySpec {
@@ -287,6 +267,30 @@ fn too_many() -> InvalidRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the parsed spec means: used by the tests to check the parse, not by the host
+    /// (ranges are validated and stored as given).
+    impl DependencySpec {
+        /// Whether `version` satisfies this range (npm rules: a pre-release only satisfies a
+        /// range that names a pre-release of the same `major.minor.patch`).
+        fn matches(&self, version: &Version) -> bool {
+            match self {
+                DependencySpec::Any | DependencySpec::Latest => version.pre.is_empty(),
+                DependencySpec::Exact(exact) => {
+                    exact.major == version.major
+                        && exact.minor == version.minor
+                        && exact.patch == version.patch
+                        && exact.pre == version.pre
+                }
+                DependencySpec::Range(req) => req.matches(version),
+                DependencySpec::Hyphen { from, to } => VersionReq {
+                    comparators: vec![from.clone(), to.clone()],
+                }
+                .matches(version),
+                DependencySpec::AnyOf(specs) => specs.iter().any(|spec| spec.matches(version)),
+            }
+        }
+    }
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()

@@ -97,16 +97,6 @@ impl SqliteRegistry {
             deploy_hook: Mutex::new(None),
         })
     }
-
-    /// Opens the registry in `data_dir` with defaults except the per-function log retention.
-    pub fn open_with_retention(
-        data_dir: impl AsRef<Path>,
-        log_retention: usize,
-    ) -> Result<Self, RegistryError> {
-        let mut options = SqliteOptions::default();
-        options.logs.retention = log_retention;
-        Self::open_with(data_dir, options)
-    }
 }
 
 pub(super) fn open_connection(
