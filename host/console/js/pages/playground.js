@@ -286,9 +286,12 @@ export async function render(el, { params }) {
     throw e;
   }
   const out = h('section', { class: 'answer', 'aria-live': 'polite' });
-  const form = info.kind === 'http' ? httpForm(id, out) : rpcForm(id, info, out);
+  // A WASI command deployed with `interface: http` is a CGI handler: called like a wasi:http one.
+  const cgi = info.kind === 'command' && info.interface === 'http';
+  const form = info.kind === 'http' || cgi ? httpForm(id, out) : rpcForm(id, info, out);
+  const what = info.kind === 'http' ? 'wasi:http handler' : cgi ? 'CGI handler (WASI command)' : `${info.kind || 'unknown'} function`;
   replace(el,
-    fnHeader(id, 'playground', h('p', { class: 'sub' }, `${info.kind === 'http' ? 'wasi:http handler' : `${info.kind || 'unknown'} function`}, version ${info.version}`)),
+    fnHeader(id, 'playground', h('p', { class: 'sub' }, `${what}, version ${info.version}`)),
     h('div', { class: 'columns' }, form, out));
   return null;
 }
