@@ -54,6 +54,24 @@ pub const TEMPLATES: &[Template] = &[
         summary: "an RPC function in JavaScript, built with componentize-js (Node.js 20+)",
         setup: Some("npm install"),
     },
+    Template {
+        name: "zig",
+        language: "zig",
+        summary: "a function in Zig, built as a WASI command (JSON on stdin, the result on stdout)",
+        setup: Some("python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"),
+    },
+    Template {
+        name: "assemblyscript",
+        language: "assemblyscript",
+        summary: "a function in AssemblyScript, built as a WASI command with the WASI shim",
+        setup: Some("npm install"),
+    },
+    Template {
+        name: "c",
+        language: "go",
+        summary: "a function and a CGI handler in C, built as WASI commands (clang + wasi-libc)",
+        setup: None,
+    },
 ];
 
 /// Arguments of `fdo new`.
@@ -256,9 +274,11 @@ mod tests {
             assert!(files.contains(&".gitignore".to_string()), "{files:?}");
             let manifest = project.join("fdo.toml");
             let specs = super::super::manifest::load(&manifest).unwrap();
-            assert_eq!(specs.len(), 1);
-            assert_eq!(specs[0].id, "demo");
-            assert_eq!(specs[0].metadata["language"], template.language);
+            // One function (the C template adds its CGI form, `demo-http`).
+            let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
+            let expected: &[&str] = if template.name == "c" { &["demo", "demo-http"] } else { &["demo"] };
+            assert_eq!(ids, expected, "{}", template.name);
+            assert!(specs.iter().all(|s| s.metadata["language"] == template.language));
             assert_eq!(specs[0].component, project.join("build/demo.wasm"));
             let all = fs::read_dir(&project).unwrap().count();
             assert!(all >= 4, "{}: {files:?}", template.name);

@@ -238,7 +238,15 @@ fn python_template_builds_serves_and_benchmarks() {
 #[test]
 fn templates_list_names_and_missing_tools_are_explained() {
     let list = run(&["new", "--list"], &[], None);
-    for name in ["rust", "rust-http", "python", "javascript"] {
+    for name in [
+        "rust",
+        "rust-http",
+        "python",
+        "javascript",
+        "zig",
+        "assemblyscript",
+        "c",
+    ] {
         assert!(
             list.ok().lines().any(|l| l.starts_with(name)),
             "{}",
@@ -249,7 +257,8 @@ fn templates_list_names_and_missing_tools_are_explained() {
     let bad = run(&["new", "cobol", "x"], &[], Some(dir.path()));
     assert_eq!(bad.code, 2);
     assert!(
-        bad.stderr.contains("rust, rust-http, python, javascript"),
+        bad.stderr
+            .contains("rust, rust-http, python, javascript, zig, assemblyscript, c"),
         "{}",
         bad.stderr
     );
@@ -350,4 +359,62 @@ fn rust_http_and_javascript_templates_answer_as_generated() {
         host.fdo(&["invoke", "hello-js", "hello", "world"]).ok(),
         "Hello, world!\n"
     );
+}
+
+/// The WASI command templates (issue 28), built and deployed as generated: `c` (clang and
+/// wasi-libc from `scripts/setup.sh`) by `fdo up`, as a function and as a CGI handler; `zig` and
+/// `assemblyscript` with the toolchains `scripts/setup.sh` installs for their examples (Zig's
+/// `.venv`, the compiler's `node_modules`, linked into the projects), deployed to the same host.
+#[test]
+fn wasi_command_templates_answer_as_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    run(&["new", "c", "hello-c"], &[], Some(dir.path())).ok();
+    let c = dir.path().join("hello-c");
+    let host = up(&c, &[], &[]);
+    assert!(
+        host.stdout().contains("hello-c 0.1.0 (command)"),
+        "{}",
+        host.stdout()
+    );
+    assert_eq!(
+        host.fdo(&["invoke", "hello-c", "hello", "world"]).ok(),
+        "{\n  \"body\": \"Hello world!\"\n}\n"
+    );
+    assert_eq!(
+        host.fdo(&["invoke", "--http", "hello-c-http", "/hello?name=Ada"])
+            .ok(),
+        "Hello Ada!\n"
+    );
+
+    for (template, toolchain, link) in [
+        ("zig", "examples/zig-hello/.venv", ".venv"),
+        (
+            "assemblyscript",
+            "examples/assemblyscript-hello/node_modules",
+            "node_modules",
+        ),
+    ] {
+        let toolchain = repo().join(toolchain);
+        assert!(
+            toolchain.is_dir(),
+            "{} is missing: run scripts/setup.sh",
+            toolchain.display()
+        );
+        let name = format!("hello-{template}");
+        run(&["new", template, &name], &[], Some(dir.path())).ok();
+        let project = dir.path().join(&name);
+        std::os::unix::fs::symlink(&toolchain, project.join(link)).unwrap();
+        let built = run(&["build"], &[], Some(&project));
+        assert_eq!(
+            built.ok().trim(),
+            project.join(format!("build/{name}.wasm")).display().to_string()
+        );
+        let deployed = host.fdo_in(&["deploy"], &[], Some(&project));
+        assert!(deployed.ok().contains("(command"), "{}", deployed.stdout);
+        assert_eq!(
+            host.fdo(&["invoke", &name, "hello", "world"]).ok(),
+            "{\n  \"body\": \"Hello world!\"\n}\n",
+            "{template}"
+        );
+    }
 }
