@@ -276,9 +276,17 @@ mod tests {
             let specs = super::super::manifest::load(&manifest).unwrap();
             // One function (the C template adds its CGI form, `demo-http`).
             let ids: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
-            let expected: &[&str] = if template.name == "c" { &["demo", "demo-http"] } else { &["demo"] };
+            let expected: &[&str] = if template.name == "c" {
+                &["demo", "demo-http"]
+            } else {
+                &["demo"]
+            };
             assert_eq!(ids, expected, "{}", template.name);
-            assert!(specs.iter().all(|s| s.metadata["language"] == template.language));
+            assert!(
+                specs
+                    .iter()
+                    .all(|s| s.metadata["language"] == template.language)
+            );
             assert_eq!(specs[0].component, project.join("build/demo.wasm"));
             let all = fs::read_dir(&project).unwrap().count();
             assert!(all >= 4, "{}: {files:?}", template.name);

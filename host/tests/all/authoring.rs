@@ -407,7 +407,10 @@ fn wasi_command_templates_answer_as_generated() {
         let built = run(&["build"], &[], Some(&project));
         assert_eq!(
             built.ok().trim(),
-            project.join(format!("build/{name}.wasm")).display().to_string()
+            project
+                .join(format!("build/{name}.wasm"))
+                .display()
+                .to_string()
         );
         let deployed = host.fdo_in(&["deploy"], &[], Some(&project));
         assert!(deployed.ok().contains("(command"), "{}", deployed.stdout);
