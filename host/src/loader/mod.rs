@@ -18,18 +18,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use sha2::{Digest as _, Sha256};
 use wasmtime::component::Component;
 
+use crate::model::Digest;
 use crate::runtime::{LoadedComponent, PrepareError, Runtime};
 use disk::ArtifactStore;
 
 /// Default budget of the memory tier, in bytes of compiled code.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 512 * 1024 * 1024;
 
-/// The sha256 of `bytes`, lowercase hex: the identity of a component everywhere in fdo.
+/// The sha256 of `bytes`, lowercase hex ([`Digest::of`]'s text): the identity of a component
+/// everywhere in fdo, and the key of both cache tiers.
 pub fn digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    Digest::of(bytes).to_hex()
 }
 
 /// Where a load was served from.
