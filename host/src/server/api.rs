@@ -21,7 +21,7 @@ use super::wire::{
 use super::{AppState, Caller};
 use crate::functions::HostError;
 use crate::model::{DeployMetadata, Timestamp, parse_deploy_metadata};
-use crate::validate::validate_function_id;
+use crate::validate::{json_kind, validate_function_id};
 
 impl From<HostError> for ApiError {
     fn from(e: HostError) -> Self {
@@ -148,19 +148,8 @@ fn decode_code(code: Option<&Value>) -> Result<Vec<u8>, ApiError> {
         }
         Some(other) => Err(invalid(
             "Invalid code: must be a base64 string",
-            json!(type_of(other)),
+            json!(json_kind(other)),
         )),
-    }
-}
-
-fn type_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

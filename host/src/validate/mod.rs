@@ -94,6 +94,19 @@ impl ValidationError {
     }
 }
 
+/// What kind of JSON value `value` is, for messages: `null`, `boolean`, `number`, `string`,
+/// `array` or `object`.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// Limit rule: a present value is between 1 and `max` (`field` is e.g. `limits.memoryMb`).
 pub fn check_limit(field: &str, value: Option<u32>, max: u32) -> Result<(), ValidationError> {
     match value {

@@ -5,6 +5,7 @@ use wasmtime::component::Val;
 use wasmtime::component::types::{self, Type};
 
 use super::type_name;
+use crate::validate::json_kind;
 
 /// Converts one JSON value into a WIT value of type `ty`.
 pub fn json_to_val(v: &Value, ty: &Type) -> Result<Val, String> {
@@ -297,15 +298,13 @@ fn float(v: &Value) -> Result<f64, String> {
 }
 
 fn expected(what: &str, got: &Value) -> String {
-    let kind = match got {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+    let kind = json_kind(got);
+    let article = match kind {
+        "null" => "",
+        "array" | "object" => "an ",
+        _ => "a ",
     };
-    format!("expected {what}, got {kind}")
+    format!("expected {what}, got {article}{kind}")
 }
 
 fn camel(kebab: &str) -> String {
