@@ -62,3 +62,26 @@ pub struct CallSpec {
     /// The outbound allow-list.
     pub allowed_hosts: Arc<Vec<AllowedHost>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployed_limits_fill_in_the_host_defaults() {
+        assert_eq!(CallLimits::from(Limits::default()), CallLimits::default());
+        let given = Limits::new(Some(64), Some(1500), Some(3)).unwrap();
+        assert_eq!(
+            CallLimits::from(given),
+            CallLimits {
+                memory_mb: 64,
+                timeout: Duration::from_millis(1500),
+                max_concurrency: 3,
+            }
+        );
+        let partial = CallLimits::from(Limits::new(None, Some(250), None).unwrap());
+        assert_eq!(partial.timeout, Duration::from_millis(250));
+        assert_eq!(partial.memory_mb, DEFAULT_MEMORY_MB);
+        assert_eq!(partial.max_concurrency, DEFAULT_MAX_CONCURRENCY);
+    }
+}
