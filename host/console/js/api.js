@@ -35,15 +35,24 @@ export function request(path, { method = 'GET', headers = {}, body, key } = {}) 
   });
 }
 
-/** A response's body: JSON when it parses, else the text. */
-export async function readBody(response) {
-  const text = await response.text();
+/** A body's text as JSON when it parses, else the text (`null` when empty). */
+export function parseBody(text) {
   if (!text) return null;
   try {
     return JSON.parse(text);
   } catch {
     return text;
   }
+}
+
+/** A response's body: JSON when it parses, else the text. */
+export async function readBody(response) {
+  return parseBody(await response.text());
+}
+
+/** Tells the console that the session's key stopped working (it signs out and says why). */
+export function unauthorized(message) {
+  window.dispatchEvent(new CustomEvent('fdo:unauthorized', { detail: message }));
 }
 
 /**
@@ -66,9 +75,7 @@ export async function api(path, { method = 'GET', json, key } = {}) {
   const data = await readBody(response);
   if (!response.ok) {
     const error = new ApiError(response.status, data);
-    if (response.status === 401 && key === undefined) {
-      window.dispatchEvent(new CustomEvent('fdo:unauthorized', { detail: error.message }));
-    }
+    if (response.status === 401 && key === undefined) unauthorized(error.message);
     throw error;
   }
   return data;

@@ -55,6 +55,7 @@ pub async fn root() -> Json<ServiceInfo> {
         implementation: "fdo",
         version: env!("CARGO_PKG_VERSION"),
         documentation: "/openapi.json",
+        console: "/console/",
         health: "/health",
         endpoints: [
             ("deploy", "POST /v1/api/functions"),

@@ -593,6 +593,8 @@ pub struct ServiceInfo {
     pub version: &'static str,
     /// Where the OpenAPI document is.
     pub documentation: &'static str,
+    /// Where the web console is.
+    pub console: &'static str,
     /// Where the health check is.
     pub health: &'static str,
     /// The main routes, by what they do.

@@ -320,6 +320,10 @@ await step('charts show the calls of a burst', async () => {
   const stats = await apiGet('/v1/api/functions/hello/stats');
   assert(stats.status === 200 && stats.body.calls === calls, `the API agrees: ${stats.body.calls} vs ${calls}`);
   await shot(page, 'function', { fullPage: true });
+  // The README's picture: the top of a function's page, charts first.
+  await page.setViewportSize({ width: 1100, height: 720 });
+  await shot(page, 'readme');
+  await page.setViewportSize({ width: 1280, height: 860 });
   await page.goto(`${BASE}/console/#/functions`);
   const helloRow = page.getByRole('table', { name: 'Functions' }).getByRole('row').filter({ has: page.getByRole('link', { name: 'hello', exact: true }) });
   await eventually(async () => {

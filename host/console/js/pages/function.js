@@ -12,31 +12,28 @@ import { fnHeader } from './common.js';
 
 const CHART_REFRESH_MS = 5_000;
 
+/** A chart of one per-second series (`calls` or `errors`) of a `stats` answer. */
+function perSecondChart(stats, key, cls) {
+  const per = stats.perSecond;
+  const peak = Math.max(0, ...per[key]);
+  const noun = key === 'calls' ? 'Calls' : 'Errors';
+  return lineChart({
+    title: `${noun} per second`,
+    label: `${noun} per second over the last 15 minutes`,
+    unit: `${key}/s`,
+    startMs: per.startMs,
+    stepSeconds: per.stepSeconds,
+    series: [{ name: key, cls, values: per[key] }],
+    summary: `${fmt.count(stats[key])} ${key} in 15 minutes, peak ${fmt.count(peak)}/s`,
+  });
+}
+
 /** The three charts of a function's `stats` answer. */
 export function charts(stats) {
-  const per = stats.perSecond;
   const lat = stats.latency;
-  const peak = Math.max(0, ...per.calls);
-  const errorPeak = Math.max(0, ...per.errors);
   return h('div', { class: 'charts' },
-    lineChart({
-      title: 'Calls per second',
-      label: 'Calls per second over the last 15 minutes',
-      unit: 'calls/s',
-      startMs: per.startMs,
-      stepSeconds: per.stepSeconds,
-      series: [{ name: 'calls', cls: 's-calls', values: per.calls }],
-      summary: `${fmt.count(stats.calls)} calls in 15 minutes, peak ${fmt.count(peak)}/s`,
-    }),
-    lineChart({
-      title: 'Errors per second',
-      label: 'Errors per second over the last 15 minutes',
-      unit: 'errors/s',
-      startMs: per.startMs,
-      stepSeconds: per.stepSeconds,
-      series: [{ name: 'errors', cls: 's-errors', values: per.errors }],
-      summary: `${fmt.count(stats.errors)} errors in 15 minutes, peak ${fmt.count(errorPeak)}/s`,
-    }),
+    perSecondChart(stats, 'calls', 's-calls'),
+    perSecondChart(stats, 'errors', 's-errors'),
     lineChart({
       title: 'Latency',
       label: `Latency p50 and p99 per ${lat.stepSeconds} seconds over the last 15 minutes`,

@@ -2,7 +2,7 @@
 // request for a wasi:http handler. Shows the answer, its status, how long it took and its
 // request id (a link to that call's log entries), and the same call as curl or `fdo invoke`.
 
-import { api, fnPath, callPath, request, readBody, ApiError } from '../api.js';
+import { api, fnPath, callPath, request, parseBody, unauthorized, ApiError } from '../api.js';
 import { h, replace, field, dl, notice, copyButton } from '../dom.js';
 import * as fmt from '../format.js';
 import { guard } from '../caps.js';
@@ -117,6 +117,27 @@ function callFacts(id, response, elapsed) {
   ], 'facts call-facts');
 }
 
+/**
+ * Makes one call (`call()` answers the fetch's `Response`) with `invoke` disabled meanwhile;
+ * `show` gets the response, its body's text and the round trip in ms. A 401 signs out.
+ */
+async function send(invoke, out, call, show) {
+  invoke.disabled = true;
+  replace(out, h('p', { class: 'empty' }, 'Calling…'));
+  const started = performance.now();
+  try {
+    const response = await call();
+    const text = await response.text();
+    const elapsed = performance.now() - started;
+    if (response.status === 401) unauthorized(new ApiError(401, parseBody(text)).message);
+    show(response, text, elapsed);
+  } catch (err) {
+    replace(out, notice('error', `The call did not complete: ${err.message}`));
+  } finally {
+    invoke.disabled = false;
+  }
+}
+
 function rpcForm(id, info, out) {
   const exportsList = info.kind === 'typed' ? (info.exports || []).map(parseSignature) : [];
   const signatures = info.kind === 'typed' ? info.exports || [] : [];
@@ -176,29 +197,19 @@ function rpcForm(id, info, out) {
       method.focus();
       return;
     }
-    invoke.disabled = true;
-    replace(out, h('p', { class: 'empty' }, 'Calling…'));
-    const started = performance.now();
-    try {
-      const response = await request(callPath(id), {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ method: method.value.trim(), params: v.value }),
-      });
-      const body = await readBody(response);
-      const elapsed = performance.now() - started;
-      if (response.status === 401) window.dispatchEvent(new CustomEvent('fdo:unauthorized', { detail: new ApiError(401, body).message }));
+    await send(invoke, out, () => request(callPath(id), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ method: method.value.trim(), params: v.value }),
+    }), (response, text, elapsed) => {
+      const body = parseBody(text);
       const shown = response.ok && body && typeof body === 'object' && 'result' in body ? body.result : body;
       replace(out,
         h('h2', { id: 'answer' }, response.ok ? 'Result' : 'Error'),
         callFacts(id, response, elapsed),
         h('pre', { class: `output ${response.ok ? '' : 'error-output'}`, tabindex: '0', 'aria-labelledby': 'answer' },
           typeof shown === 'string' ? shown : JSON.stringify(shown, null, 2)));
-    } catch (err) {
-      replace(out, notice('error', `The call did not complete: ${err.message}`));
-    } finally {
-      invoke.disabled = false;
-    }
+    });
   });
   return form;
 }
@@ -246,17 +257,11 @@ function httpForm(id, out) {
       headers.focus();
       return;
     }
-    invoke.disabled = true;
-    replace(out, h('p', { class: 'empty' }, 'Sending…'));
-    const started = performance.now();
-    try {
-      const response = await request(httpUrl(id, c.path), {
-        method: c.method,
-        headers: Object.fromEntries(c.headers),
-        body: c.body === '' ? undefined : c.body,
-      });
-      const text = await response.text();
-      const elapsed = performance.now() - started;
+    await send(invoke, out, () => request(httpUrl(id, c.path), {
+      method: c.method,
+      headers: Object.fromEntries(c.headers),
+      body: c.body === '' ? undefined : c.body,
+    }), (response, text, elapsed) => {
       const responseHeaders = [...response.headers.entries()];
       replace(out,
         h('h2', { id: 'answer' }, 'Response'),
@@ -264,11 +269,7 @@ function httpForm(id, out) {
         h('details', null, h('summary', null, `Headers (${responseHeaders.length})`),
           dl(responseHeaders, 'facts headers')),
         h('pre', { class: 'output', tabindex: '0', 'aria-labelledby': 'answer' }, text === '' ? '(empty body)' : text));
-    } catch (err) {
-      replace(out, notice('error', `The request did not complete: ${err.message}`));
-    } finally {
-      invoke.disabled = false;
-    }
+    });
   });
   return form;
 }
