@@ -7,12 +7,13 @@ const W = 480;
 const H = 180;
 const PAD = { left: 44, right: 10, top: 14, bottom: 24 };
 
-/** A round upper bound for the y axis. */
-function niceMax(max) {
+/** A round upper bound for the y axis; for counts, an even whole number (whole halves). */
+function niceMax(max, counts) {
+  if (counts && !(max > 2)) return 2;
   if (!(max > 0)) return 1;
   const power = 10 ** Math.floor(Math.log10(max));
-  for (const m of [1, 2, 2.5, 5, 10]) {
-    if (max <= m * power) return m * power;
+  for (const m of counts ? [1, 2, 4, 6, 8, 10] : [1, 2, 2.5, 5, 10]) {
+    if (max <= m * power && (!counts || Number.isInteger((m * power) / 2))) return m * power;
   }
   return 10 * power;
 }
@@ -28,9 +29,9 @@ function tick(value) {
  * `startMs`, `null` for a gap. `label` names the chart for assistive technology and
  * `summary` says its gist in words (shown under it).
  */
-export function lineChart({ title, label, unit, startMs, stepSeconds, series, summary }) {
+export function lineChart({ title, label, unit, startMs, stepSeconds, series, summary, counts = false }) {
   const n = Math.max(...series.map((s) => s.values.length), 1);
-  const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values.filter((v) => v !== null))));
+  const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values.filter((v) => v !== null))), counts);
   const iw = W - PAD.left - PAD.right;
   const ih = H - PAD.top - PAD.bottom;
   const x = (i) => PAD.left + (n <= 1 ? 0 : (i / (n - 1)) * iw);

@@ -25,6 +25,7 @@ function perSecondChart(stats, key, cls) {
     stepSeconds: per.stepSeconds,
     series: [{ name: key, cls, values: per[key] }],
     summary: `${fmt.count(stats[key])} ${key} in 15 minutes, peak ${fmt.count(peak)}/s`,
+    counts: true,
   });
 }
 
