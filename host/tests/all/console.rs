@@ -233,6 +233,8 @@ async fn console_in_chromium() {
         "http-handler",
         "--function",
         "droplet-controller",
+        "--function",
+        "c-hello-http",
     ]);
     deployed.ok();
     let hello = base64::engine::general_purpose::STANDARD

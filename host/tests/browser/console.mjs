@@ -7,8 +7,9 @@
 //   FDO_SCREENSHOTS  where to save screenshots of the main pages
 //   FDO_CHROMIUM     the browser (default /usr/bin/chromium)
 //
-// The host has `hello` at 0.1.0 and 0.2.0 (active), `http-handler`, `droplet-controller` and
-// `xss-probe` (metadata full of HTML) deployed. Every case runs in one browser, one page, in
+// The host has `hello` at 0.1.0 and 0.2.0 (active), `http-handler`, `droplet-controller`,
+// `c-hello-http` (a WASI command as a CGI handler) and `xss-probe` (metadata full of HTML)
+// deployed. Every case runs in one browser, one page, in
 // order; the first failure stops the run with a screenshot. Exit status 0 means all passed.
 
 import fs from 'node:fs';
@@ -148,20 +149,20 @@ await step('the right key signs in (keyboard only), kept in sessionStorage only'
 
 await step('the deployed functions are listed, and the filter narrows them', async () => {
   const table = page.getByRole('table', { name: 'Functions' });
-  for (const id of ['hello', 'http-handler', 'droplet-controller', 'xss-probe']) {
+  for (const id of ['hello', 'http-handler', 'droplet-controller', 'c-hello-http', 'xss-probe']) {
     await table.getByRole('link', { name: id, exact: true }).waitFor();
   }
   const helloRow = table.getByRole('row').filter({ has: page.getByRole('link', { name: 'hello', exact: true }) });
   assert(/0\.2\.0/.test(await helloRow.textContent()), 'hello shows its active version 0.2.0');
-  await page.getByLabel('Filter functions').fill('http');
+  await page.getByLabel('Filter functions').fill('handler');
   await eventually(async () => {
     const rows = await table.getByRole('row').count();
     assert(rows === 2, `${rows} rows (heading + http-handler) after filtering`);
   }, 'the filter keeps only http-handler');
   await table.getByRole('link', { name: 'http-handler' }).waitFor();
-  assert(/1 of 4 functions/.test(await page.getByText(/of 4 functions/).textContent()), 'the count says 1 of 4');
+  assert(/1 of 5 functions/.test(await page.getByText(/of 5 functions/).textContent()), 'the count says 1 of 5');
   await page.getByLabel('Filter functions').fill('');
-  await eventually(async () => assert(await table.getByRole('row').count() === 5, 'all rows back'), 'the filter clears');
+  await eventually(async () => assert(await table.getByRole('row').count() === 6, 'all rows back'), 'the filter clears');
 });
 
 let requestId;
@@ -299,6 +300,21 @@ await step('the wasi:http playground sends a request and shows the response', as
   }, 'the response is shown');
   assert(/Status\s*200/.test(await page.locator('.call-facts').textContent()), 'status 200');
   await shot(page, 'playground-http');
+});
+
+await step('a WASI command deployed as a CGI handler is described and called over HTTP', async () => {
+  await page.goto(`${BASE}/console/#/functions/c-hello-http`);
+  await page.getByText('A WASI command as a CGI handler').waitFor();
+  await page.getByText('http (a CGI handler)').waitFor();
+  await page.goto(`${BASE}/console/#/functions/c-hello-http/playground`);
+  await page.getByText('CGI handler (WASI command)').waitFor();
+  await page.getByLabel('Path').fill('/hello?name=Ada');
+  await page.getByRole('button', { name: 'Invoke', exact: true }).click();
+  await eventually(async () => {
+    const out = await page.locator('pre.output').textContent();
+    assert(out.includes('Hello Ada!'), `the CGI answer: ${out}`);
+  }, 'the CGI answer is shown');
+  assert(/Status\s*200/.test(await page.locator('.call-facts').textContent()), 'status 200');
 });
 
 await step('charts show the calls of a burst', async () => {

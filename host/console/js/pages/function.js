@@ -54,6 +54,7 @@ function details(info) {
     ['Active version', info.version],
     ['Served version', info.servedVersion],
     ['Kind', info.kind],
+    ['Interface', info.kind === 'command' ? (info.interface === 'http' ? 'http (a CGI handler)' : 'rpc') : undefined],
     ['Status', info.status],
     ['Language', info.language],
     ['Entry point', info.entryPoint],
@@ -105,6 +106,8 @@ function hosts(info) {
 function exportsOf(info) {
   if (info.kind === 'http') return h('p', null, 'A wasi:http handler: it gets the HTTP request itself (any method, any path under the function).');
   if (info.kind === 'rpc') return h('p', null, 'RPC methods (fdo:function/rpc): called by name with JSON params; the component does not list them.');
+  if (info.kind === 'command' && info.interface === 'http') return h('p', null, 'A WASI command as a CGI handler: each HTTP request under the function runs it once, with the request in its environment and on stdin.');
+  if (info.kind === 'command') return h('p', null, 'A WASI command: each call runs it once with {"method", "params"} as JSON on stdin; what it writes to stdout is the result.');
   const list = info.exports || [];
   if (!list.length) return h('p', { class: 'empty' }, info.status === 'loaded' ? 'No callable exports.' : 'Unknown until the function loads.');
   return h('ul', { class: 'names' }, list.map((sig) => h('li', null, h('code', null, sig))));
