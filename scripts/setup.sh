@@ -169,4 +169,23 @@ fi
 say "running host/tests/schemathesis/setup.sh"
 bash host/tests/schemathesis/setup.sh
 
+# --- PostgreSQL and nginx for the many-hosts tests (issue 24) -----------------------------------
+# Debian's PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin): the tests run initdb
+# into a temporary directory and start their own cluster on a free loopback port (as the
+# `postgres` user when run as root); nothing is configured or started system-wide here. nginx is
+# the round-robin load balancer of the end-to-end tests, likewise started by the tests. The
+# Debian packages start their own services on install: stopped again, they are not needed.
+if command -v dpkg >/dev/null 2>&1; then
+    mapfile -t missing < <(missing_packages postgresql-15 nginx)
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        say "postgresql-15 and nginx present"
+    else
+        apt_install "${missing[@]}"
+        if command -v service >/dev/null 2>&1; then
+            service postgresql stop >/dev/null 2>&1 || true
+            service nginx stop >/dev/null 2>&1 || true
+        fi
+    fi
+fi
+
 say "done"

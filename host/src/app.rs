@@ -1,6 +1,7 @@
 //! The composition root: everything `fdo serve` runs, built from its configuration.
 //!
-//! [`App::open`] checks the configuration, opens the registry (SQLite in the data directory),
+//! [`App::open`] checks the configuration, opens the registry (SQLite in the data directory, or
+//! PostgreSQL with `--database`),
 //! starts the engine, the runtime and the loader, wires metrics (loads through the loader's
 //! observer, calls through the host's call observers), builds the [`FunctionHost`] and the
 //! HTTP server's state, creates an admin key on a first start, warms the cache and deploys
@@ -18,7 +19,7 @@ use crate::functions::observe::{CallObserver, TraceCalls};
 use crate::functions::{FunctionHost, HostOptions};
 use crate::loader::{LoadResult, Loader};
 use crate::metrics::Metrics;
-use crate::registry::{LogWriterConfig, Registry, SqliteOptions, SqliteRegistry};
+use crate::registry::{LogWriterConfig, Store};
 use crate::runtime::Runtime;
 use crate::server::ratelimit::{Clock, SystemClock};
 use crate::server::{self, AppState};
@@ -45,19 +46,14 @@ impl App {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("creating the data directory {}", config.data_dir.display())
         })?;
-        let registry: Arc<dyn Registry> = Arc::new(
-            SqliteRegistry::open_with(
-                &config.data_dir,
-                SqliteOptions {
-                    logs: LogWriterConfig {
-                        retention: config.log_retention.max(1) as usize,
-                        ..LogWriterConfig::default()
-                    },
-                    ..SqliteOptions::default()
-                },
-            )
-            .with_context(|| format!("opening the registry in {}", config.data_dir.display()))?,
-        );
+        let store = Store::of(config.database.as_deref(), &config.data_dir);
+        let registry = store
+            .open(LogWriterConfig {
+                retention: config.log_retention.max(1) as usize,
+                ..LogWriterConfig::default()
+            })
+            .await
+            .with_context(|| format!("opening the registry in {store}"))?;
         let engine = EngineHandle::new(config.engine())?;
         let runtime = Arc::new(Runtime::new(engine, config.queue_timeout)?);
         let loader = Arc::new(Loader::new(
@@ -81,6 +77,7 @@ impl App {
             },
             observers,
         ));
+        host.follow_changes();
 
         if let Some(created) = host.ensure_admin_key().await? {
             println!(

@@ -75,6 +75,12 @@ pub struct ServeConfig {
     #[arg(long, env = "FDO_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 
+    /// Keep everything in this PostgreSQL database (`postgres://USER[:PASSWORD]@HOST:PORT/DB`),
+    /// shared with other hosts, instead of SQLite in the data directory (which then holds only
+    /// the compiled-code cache).
+    #[arg(long, env = "FDO_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+
     /// An API key that is always valid (in addition to keys in the database).
     #[arg(long, env = "FDO_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -139,6 +145,9 @@ pub struct FileConfig {
     /// `--data-dir` (relative to the file's directory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// `--database`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
     /// `--api-key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
@@ -205,6 +214,24 @@ impl FileConfig {
     }
 }
 
+/// A database URL with its password (if any) replaced by `***`, for printing.
+fn redact_password(url: &str) -> String {
+    // postgres://user:password@host...: the password is between the first ':' after the
+    // scheme and the last '@' of the authority.
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn parse_duration(key: &str, text: &str) -> anyhow::Result<Duration> {
     humantime::parse_duration(text).with_context(|| {
         format!("config file: invalid {key} {text:?} (expected e.g. \"2s\", \"500ms\")")
@@ -221,6 +248,7 @@ impl ServeConfig {
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir: data_dir.into(),
+            database: None,
             api_key: None,
             max_upload_mb: DEFAULT_MAX_UPLOAD_MB,
             rate_limit_ip: DEFAULT_RATE_LIMIT_IP,
@@ -282,6 +310,11 @@ impl ServeConfig {
         {
             self.api_key = Some(v);
         }
+        if let Some(v) = file.database
+            && from_default("database")
+        {
+            self.database = Some(v);
+        }
         if let Some(v) = file.deploy_dir
             && from_default("deploy_dir")
         {
@@ -305,6 +338,7 @@ impl ServeConfig {
         FileConfig {
             listen: Some(self.listen),
             data_dir: Some(self.data_dir.clone()),
+            database: self.database.as_deref().map(redact_password),
             api_key: None,
             max_upload_mb: Some(self.max_upload_mb),
             rate_limit_ip: Some(self.rate_limit_ip),
@@ -451,5 +485,39 @@ mod tests {
         let back = FileConfig::parse(&text, Path::new("/")).unwrap();
         assert_eq!(back.queue_timeout.as_deref(), Some("3s"));
         assert_eq!(back.deploy_dir, Some(PathBuf::from("/etc/fdo/x")));
+    }
+
+    #[test]
+    fn the_database_comes_from_the_flag_or_the_file_and_prints_without_its_password() {
+        let c = resolve(
+            &[],
+            "database = \"postgres://fdo:s3cret@db.internal:5432/fdo\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.database.as_deref(),
+            Some("postgres://fdo:s3cret@db.internal:5432/fdo")
+        );
+        let text = c.render().unwrap();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("postgres://fdo:***@db.internal:5432/fdo"),
+            "{text}"
+        );
+        let c = resolve(
+            &["--database", "postgres://fdo@127.0.0.1:5433/other"],
+            "database = \"postgres://fdo@db.internal/fdo\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.database.as_deref(),
+            Some("postgres://fdo@127.0.0.1:5433/other")
+        );
+        assert!(
+            c.render()
+                .unwrap()
+                .contains("postgres://fdo@127.0.0.1:5433/other")
+        );
+        assert!(resolve(&[], "").unwrap().database.is_none());
     }
 }

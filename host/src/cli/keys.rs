@@ -1,8 +1,8 @@
 //! `fdo keys create|list|revoke`: API keys, over HTTP (`/v1/api/keys`, with `--url` and an
-//! admin key) or, with `--data-dir`, directly in a data directory. The local form works whether
-//! or not a host runs on that directory (the database allows a second writer), which is how the
-//! first key is made before any host has started; a revocation reaches a running host within
-//! its key-cache TTL (5 s).
+//! admin key) or directly in the store: `--data-dir` (SQLite) or `--database` (PostgreSQL). The
+//! direct form works whether or not hosts run on that store, which is how the first key is
+//! made before any host has started; a revocation reaches running hosts within their key-cache
+//! TTL (5 s).
 
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{CliError, Client, ClientOpts, output};
 use crate::model::{ApiKeyRecord, Timestamp};
-use crate::registry::{Registry, SqliteRegistry};
+use crate::registry::{LogWriterConfig, Store};
 
 /// Arguments of `fdo keys`.
 #[derive(Debug, Args)]
@@ -19,8 +19,11 @@ pub struct KeysArgs {
     #[command(flatten)]
     pub(crate) client: ClientOpts,
     /// Work on this data directory directly instead of over HTTP.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "database")]
     data_dir: Option<PathBuf>,
+    /// Work on this PostgreSQL database (`postgres://...`) directly instead of over HTTP.
+    #[arg(long, global = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: KeysCommand,
 }
@@ -47,11 +50,18 @@ enum KeysCommand {
 
 /// Runs `fdo keys`.
 pub async fn run(args: KeysArgs) -> Result<(), CliError> {
-    match args.data_dir.clone() {
-        Some(dir) => tokio::task::spawn_blocking(move || local(args, dir))
-            .await
-            .map_err(|e| CliError::Other(anyhow::anyhow!("key task failed: {e}")))?,
-        None => remote(args).await,
+    match (args.database.clone(), args.data_dir.clone()) {
+        (Some(url), _) => local(args, Store::Postgres(&url)).await,
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                CliError::usage(format!(
+                    "cannot create the data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            local(args, Store::Sqlite(&dir)).await
+        }
+        (None, None) => remote(args).await,
     }
 }
 
@@ -65,17 +75,11 @@ fn expiry(expires_in: Option<std::time::Duration>) -> Option<Timestamp> {
     })
 }
 
-fn local(args: KeysArgs, dir: PathBuf) -> Result<(), CliError> {
-    let open = || -> anyhow::Result<SqliteRegistry> {
-        std::fs::create_dir_all(&dir)?;
-        Ok(SqliteRegistry::open(&dir)?)
-    };
-    let registry = open().map_err(|e| {
-        CliError::usage(format!(
-            "cannot open the data directory {}: {e:#}",
-            dir.display()
-        ))
-    })?;
+async fn local(args: KeysArgs, store: Store<'_>) -> Result<(), CliError> {
+    let registry = store
+        .open(LogWriterConfig::default())
+        .await
+        .map_err(|e| CliError::usage(format!("cannot open {store}: {e:#}")))?;
     let failed = |e: crate::registry::RegistryError| match e {
         crate::registry::RegistryError::NotFound { id, .. } => {
             CliError::usage(format!("no key with id {id}"))
@@ -86,6 +90,7 @@ fn local(args: KeysArgs, dir: PathBuf) -> Result<(), CliError> {
         KeysCommand::Create { name, expires_in } => {
             let created = registry
                 .create_key(&name, expiry(expires_in))
+                .await
                 .map_err(failed)?;
             let mut v =
                 serde_json::to_value(&created.record).map_err(|e| CliError::Other(e.into()))?;
@@ -93,13 +98,13 @@ fn local(args: KeysArgs, dir: PathBuf) -> Result<(), CliError> {
             print_created(&v, args.client.json);
         }
         KeysCommand::List => {
-            let keys = registry.list_keys().map_err(failed)?;
+            let keys = registry.list_keys().await.map_err(failed)?;
             let now = Timestamp::now();
             let keys: Vec<Value> = keys.iter().map(|k| with_status(k, now)).collect();
             print_list(&keys, args.client.json);
         }
         KeysCommand::Revoke { id } => {
-            let k = registry.revoke_key(&id).map_err(failed)?;
+            let k = registry.revoke_key(&id).await.map_err(failed)?;
             let mut v = serde_json::to_value(&k).map_err(|e| CliError::Other(e.into()))?;
             v["status"] = json!("revoked");
             print_revoked(&v, args.client.json);

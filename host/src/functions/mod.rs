@@ -5,7 +5,7 @@
 //!
 //! The hot path (an invocation) never touches the database: the active version of each function
 //! is kept here, loaded, with its call spec; deploys, rollbacks and deletes replace or drop it.
-//! A verified API key is cached ([`access`]). Blocking registry calls run on the blocking pool.
+//! A verified API key is cached ([`access`]).
 //! Every finished call is reported once to the host's [`CallObserver`]s ([`observe`]): its
 //! logs, metrics and tracing.
 
@@ -28,7 +28,7 @@ use crate::model::{
     ApiKeyRecord, CreatedKey, DeployMetadata, Digest, FunctionRecord, HistoryEntry, Interface,
     LogEntry, LogLevel, LogQuery, LogRecord, Resource, Timestamp, VersionRecord,
 };
-use crate::registry::{AuthError, LogWriter, Registry, RegistryError};
+use crate::registry::{AuthError, Change, LogWriter, Registry, RegistryError};
 use crate::runtime::{CallLimits, CallOutcome, CallSpec, LoadedComponent, Runtime};
 use crate::validate::{AllowedHost, ValidationError};
 use access::{AccessError, HostKey, KeyCache, Principal};
@@ -274,17 +274,6 @@ impl FunctionHost {
             .map_err(HostError::from)
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn Registry) -> Result<T, RegistryError> + Send + 'static,
-    ) -> Result<T, HostError> {
-        let registry = self.registry.clone();
-        tokio::task::spawn_blocking(move || f(registry.as_ref()))
-            .await
-            .map_err(|e| HostError::Internal(anyhow::anyhow!("storage task failed: {e}")))?
-            .map_err(HostError::from)
-    }
-
     /// Validates and compiles the component, then records the version and activates it.
     /// A component that does not compile or link is refused before anything is stored.
     pub async fn deploy(
@@ -295,7 +284,7 @@ impl FunctionHost {
         let bytes = Arc::new(bytes);
         let loaded = self.loader.compile_new(bytes.clone()).await?;
         check_interface(&metadata, loaded.component.kind())?;
-        let outcome = self.blocking(move |r| r.deploy(metadata, &bytes)).await?;
+        let outcome = self.registry.deploy(metadata, bytes).await?;
         let load = LoadInfo::from_result(&loaded);
         let kind = loaded.component.kind();
         if outcome.created {
@@ -336,8 +325,7 @@ impl FunctionHost {
             return Ok(a.clone());
         }
         let generation = self.generation();
-        let owned = id.to_owned();
-        let record = self.blocking(move |r| r.get_function(&owned)).await?;
+        let record = self.registry.get_function(id).await?;
         let active = Arc::new(self.load_record(record).await?);
         // Check and insert under the map's entry lock, so a concurrent change cannot slip in
         // between the two.
@@ -374,6 +362,52 @@ impl FunctionHost {
         self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Keeps this host current with changes other hosts make to a shared store, until the
+    /// host is dropped (nothing to do on a store only this host writes to).
+    pub fn follow_changes(self: &Arc<Self>) {
+        let Some(mut changes) = self.registry.changes() else {
+            return;
+        };
+        let host = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let change = changes.recv().await;
+                let Some(host) = host.upgrade() else {
+                    return;
+                };
+                match change {
+                    Ok(change) => host.apply_change(&change),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            missed,
+                            "fell behind the change feed; dropping every loaded function and verified key"
+                        );
+                        host.apply_change(&Change::Unknown {
+                            kind: "lagged".into(),
+                            key: String::new(),
+                        });
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// Drops what `change`, made by another host, makes stale: a function's loaded state, the
+    /// verified keys, or (for a change this build does not know) everything.
+    pub fn apply_change(&self, change: &Change) {
+        match change {
+            Change::Function(id) => self.changed(id),
+            Change::Key(_) => self.keys.clear(),
+            Change::Unknown { .. } => {
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.active.clear();
+                self.keys.clear();
+            }
+        }
+    }
+
     /// Records a change to `id` and drops its loaded state.
     fn changed(&self, id: &str) {
         self.generation
@@ -402,8 +436,7 @@ impl FunctionHost {
             record.active.version
         )];
         tracing::warn!(function = %record.id, version = %record.active.version, error = %err, "active version failed to load");
-        let id = record.id.clone();
-        let mut versions = self.blocking(move |r| r.list_versions(&id)).await?;
+        let mut versions = self.registry.list_versions(&record.id).await?;
         let active_semver = semver::Version::parse(&record.active.version).ok();
         versions.retain(|v| v.version != record.active.version);
         // Newest earlier version first: by semver where versions parse, else deploy order.
@@ -448,11 +481,14 @@ impl FunctionHost {
     }
 
     async fn load_version(&self, v: &VersionRecord) -> Result<LoadResult, HostError> {
-        let registry = self.registry.clone();
-        let digest_hex = v.component.digest.to_hex();
-        let digest = v.component.digest;
-        let source = move |_: &str| registry.read_component(&digest).map_err(|e| e.to_string());
-        Ok(self.loader.load(&digest_hex, &source).await?)
+        let source = RegistrySource {
+            registry: self.registry.as_ref(),
+            digest: v.component.digest,
+        };
+        Ok(self
+            .loader
+            .load(&v.component.digest.to_hex(), &source)
+            .await?)
     }
 
     fn activate(
@@ -601,8 +637,7 @@ impl FunctionHost {
         id: &str,
         version: &str,
     ) -> Result<(Arc<Active>, String), HostError> {
-        let (id2, v2) = (id.to_owned(), version.to_owned());
-        let outcome = self.blocking(move |r| r.rollback(&id2, &v2)).await?;
+        let outcome = self.registry.rollback(id, version).await?;
         self.changed(id);
         let active = Arc::new(self.load_record(outcome.function.clone()).await?);
         self.hold(id.to_owned(), active.clone());
@@ -618,9 +653,8 @@ impl FunctionHost {
 
     /// Deletes the function with everything it has.
     pub async fn delete(&self, id: &str) -> Result<(), HostError> {
-        let owned = id.to_owned();
         self.changed(id);
-        let outcome = self.blocking(move |r| r.delete_function(&owned)).await;
+        let outcome = self.registry.delete_function(id).await;
         // Again after the delete: a call that loaded the function meanwhile is dropped too.
         // The compiled code stays in the memory cache (another function may share it) until
         // the cache's LRU policy evicts it.
@@ -636,7 +670,7 @@ impl FunctionHost {
     /// Loads every function's active version (start-up warm-up): the first call after a
     /// restart is then served from memory. Failures are logged, not fatal.
     pub async fn warm(&self) -> usize {
-        let records = match self.blocking(|r| r.list_functions()).await {
+        let records = match self.registry.list_functions().await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "could not list functions to warm the cache");
@@ -660,39 +694,31 @@ impl FunctionHost {
 
     /// Every function with its active version, ordered by id.
     pub async fn list(&self) -> Result<Vec<Arc<FunctionRecord>>, HostError> {
-        self.blocking(|r| r.list_functions()).await
+        Ok(self.registry.list_functions().await?)
     }
 
     /// The function and its active version, as stored.
     pub async fn function(&self, id: &str) -> Result<Arc<FunctionRecord>, HostError> {
-        let id = id.to_owned();
-        self.blocking(move |r| r.get_function(&id)).await
+        Ok(self.registry.get_function(id).await?)
     }
 
     /// Every version of the function and its deployment history.
     pub async fn versions(&self, id: &str) -> Result<Versions, HostError> {
-        let id = id.to_owned();
-        self.blocking(move |r| {
-            Ok(Versions {
-                record: r.get_function(&id)?,
-                versions: r.list_versions(&id)?,
-                history: r.history(&id)?,
-            })
+        let r = &self.registry;
+        Ok(Versions {
+            record: r.get_function(id).await?,
+            versions: r.list_versions(id).await?,
+            history: r.history(id).await?,
         })
-        .await
     }
 
     /// The function's stored log entries; entries of calls that already answered are written
     /// out first, so they are always seen.
     pub async fn logs(&self, query: LogQuery) -> Result<Vec<LogRecord>, HostError> {
-        let writer = self.logs.clone();
-        self.blocking(move |r| {
-            if let Err(e) = writer.flush() {
-                tracing::warn!(error = %e, "flushing queued log entries before a query failed");
-            }
-            r.logs(&query)
-        })
-        .await
+        if let Err(e) = self.flush_logs().await {
+            tracing::warn!(error = %e, "flushing queued log entries before a query failed");
+        }
+        Ok(self.registry.logs(&query).await?)
     }
 
     /// Creates an API key; its plaintext is in the answer and nowhere else.
@@ -701,21 +727,18 @@ impl FunctionHost {
         name: &str,
         expires_at: Option<Timestamp>,
     ) -> Result<CreatedKey, HostError> {
-        let name = name.to_owned();
-        self.blocking(move |r| r.create_key(&name, expires_at))
-            .await
+        Ok(self.registry.create_key(name, expires_at).await?)
     }
 
     /// Every API key (active, expired and revoked), oldest first.
     pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, HostError> {
-        self.blocking(|r| r.list_keys()).await
+        Ok(self.registry.list_keys().await?)
     }
 
     /// Revokes a key: from now on on this host (other hosts on the same storage within
     /// [`access::KEY_CACHE_TTL`]).
     pub async fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord, HostError> {
-        let id = id.to_owned();
-        let revoked = self.blocking(move |r| r.revoke_key(&id)).await?;
+        let revoked = self.registry.revoke_key(id).await?;
         self.keys.clear();
         Ok(revoked)
     }
@@ -746,12 +769,7 @@ impl FunctionHost {
         if let Some(known) = self.keys.fresh(&hash, access::now_ms()) {
             return Ok(known);
         }
-        let registry = self.registry.clone();
-        let owned = text.to_owned();
-        let verified = tokio::task::spawn_blocking(move || registry.verify_key(Some(&owned)))
-            .await
-            .map_err(|e| AccessError::Unavailable(format!("key check task failed: {e}")))?;
-        match verified {
+        match self.registry.verify_key(Some(text)).await {
             Ok(info) => {
                 let who = Arc::new(Principal::ApiKey {
                     id: info.id,
@@ -765,6 +783,23 @@ impl FunctionHost {
             Err(AuthError::Invalid) => Err(AccessError::Invalid),
             Err(AuthError::Unavailable(e)) => Err(AccessError::Unavailable(e.to_string())),
         }
+    }
+}
+
+/// A component's bytes from the registry, read only when the loader must compile.
+struct RegistrySource<'a> {
+    registry: &'a dyn Registry,
+    digest: Digest,
+}
+
+impl crate::loader::ComponentSource for RegistrySource<'_> {
+    fn component_bytes<'a>(&'a self, _digest: &'a str) -> crate::loader::SourceFuture<'a> {
+        Box::pin(async move {
+            self.registry
+                .read_component(&self.digest)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

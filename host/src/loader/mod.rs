@@ -93,18 +93,24 @@ pub enum LoadError {
     },
 }
 
-/// Supplies a component's original bytes when no compiled form is cached.
+/// The future a [`ComponentSource`] answers with.
+pub type SourceFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + 'a>>;
+
+/// Supplies a component's original bytes when no compiled form is cached (the registry, which
+/// may be a database across the network: asked only when a compile is needed).
 pub trait ComponentSource: Send + Sync {
     /// The bytes of the component with `digest`.
-    fn component_bytes(&self, digest: &str) -> Result<Vec<u8>, String>;
+    fn component_bytes<'a>(&'a self, digest: &'a str) -> SourceFuture<'a>;
 }
 
 impl<F> ComponentSource for F
 where
     F: Fn(&str) -> Result<Vec<u8>, String> + Send + Sync,
 {
-    fn component_bytes(&self, digest: &str) -> Result<Vec<u8>, String> {
-        self(digest)
+    fn component_bytes<'a>(&'a self, digest: &'a str) -> SourceFuture<'a> {
+        let bytes = self(digest);
+        Box::pin(std::future::ready(bytes))
     }
 }
 
@@ -371,12 +377,14 @@ impl Loader {
             }
         }
 
-        let bytes = source
-            .component_bytes(digest)
-            .map_err(|reason| LoadError::Unavailable {
-                digest: digest.to_owned(),
-                reason,
-            })?;
+        let bytes =
+            source
+                .component_bytes(digest)
+                .await
+                .map_err(|reason| LoadError::Unavailable {
+                    digest: digest.to_owned(),
+                    reason,
+                })?;
         let actual = self::digest(&bytes);
         if actual != digest {
             return Err(LoadError::Unavailable {

@@ -64,6 +64,72 @@ pub fn validate_key_name(name: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A key as a backend keeps it for verification: its record and the SHA-256 of the key.
+pub(crate) struct StoredKey {
+    /// The listed record.
+    pub(crate) record: crate::model::ApiKeyRecord,
+    /// SHA-256 of the key (see [`hash_api_key`]).
+    pub(crate) hash: [u8; 32],
+}
+
+/// A new key, checked: its record, its plaintext (shown once) and the hash to store.
+pub(crate) fn new_key(
+    name: &str,
+    expires_at: Option<crate::model::Timestamp>,
+) -> Result<(crate::model::ApiKeyRecord, String, [u8; 32]), ValidationError> {
+    validate_key_name(name)?;
+    let now = crate::model::Timestamp::now();
+    if let Some(at) = expires_at
+        && at <= now
+    {
+        return Err(ValidationError::new(
+            "expiresAt",
+            at.to_iso8601(),
+            "Invalid expiresAt: must be in the future",
+        ));
+    }
+    let plaintext = generate_api_key();
+    let hash = hash_api_key(&plaintext);
+    let record = crate::model::ApiKeyRecord {
+        id: generate_key_id(),
+        name: name.to_owned(),
+        prefix: display_prefix(&plaintext),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    Ok((record, plaintext, hash))
+}
+
+/// Checks a presented key against every stored one (`None` or empty: missing; unknown,
+/// revoked or expired: invalid). Compares against all keys, so timing does not depend on
+/// where a match is.
+pub(crate) fn verify_among(
+    keys: &[StoredKey],
+    presented: Option<&str>,
+) -> Result<crate::model::KeyInfo, super::AuthError> {
+    let presented = match presented {
+        None | Some("") => return Err(super::AuthError::Missing),
+        Some(key) => key,
+    };
+    let hash = hash_api_key(presented);
+    let mut found = None;
+    for key in keys {
+        if bool::from(key.hash.ct_eq(&hash)) {
+            found = Some(key);
+        }
+    }
+    let key = found.ok_or(super::AuthError::Invalid)?;
+    if key.record.status(crate::model::Timestamp::now()) != crate::model::KeyStatus::Active {
+        return Err(super::AuthError::Invalid);
+    }
+    Ok(crate::model::KeyInfo {
+        id: key.record.id.clone(),
+        name: key.record.name.clone(),
+        expires_at: key.record.expires_at,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

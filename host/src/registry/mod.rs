@@ -1,11 +1,15 @@
 //! The registry: functions, immutable versions, deployment history, API keys and logs, behind
-//! the narrow [`Registry`] trait so a PostgreSQL backend for several hosts can slot in later.
+//! the async [`Registry`] contract, implemented by two backends and exercised by one shared
+//! test suite (`tests.rs`, run against each):
+//! - [`SqliteRegistry`], the embedded default: one SQLite database file plus content-addressed
+//!   component blobs ([`BlobStore`]) in the data directory; its blocking connections run on
+//!   the blocking pool ([`SqliteStore`] is the blocking core);
 //!
-//! The embedded default is [`SqliteRegistry`]: one SQLite database file plus content-addressed
-//! component blobs ([`BlobStore`]) in the data directory. Methods are synchronous; async
-//! callers (the HTTP server) run them through `spawn_blocking`. Reads that sit on the
-//! invocation path ([`Registry::get_function`], [`Registry::verify_key`]) are served from
-//! memory after the first load.
+//! Reads that sit on the invocation path ([`Registry::get_function`],
+//! [`Registry::verify_key`]) are served from memory after the first load.
+//!
+//! Adding a table: a migration in each backend's one migration list (`schema.rs` for SQLite),
+//! the methods on the trait and both backends, and the tests in `tests.rs` (which run on both).
 //!
 //! Guarantees every backend must keep:
 //! - a deploy or rollback is atomic: after a crash the store holds the old state or the new
@@ -21,10 +25,12 @@ use std::sync::Arc;
 mod blobs;
 mod keys;
 mod logs;
+mod postgres;
 mod schema;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+mod versions;
 
 pub use blobs::BlobStore;
 pub use keys::{
@@ -35,9 +41,13 @@ pub use logs::{
     DEFAULT_LOG_BATCH_SIZE, DEFAULT_LOG_QUEUE_CAPACITY, DEFAULT_LOG_RETENTION,
     DEFAULT_MAX_LOG_MESSAGE_BYTES, LogSink, LogStats, LogWriter, LogWriterConfig,
 };
+pub use postgres::{
+    DEFAULT_CHANGE_POLL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, PostgresOptions,
+    PostgresRegistry, latest_schema_version as latest_postgres_schema_version, parse_database_url,
+};
 pub use sqlite::{
     DATABASE_FILE_NAME, DEFAULT_BUSY_TIMEOUT, DEFAULT_EXTERNAL_CHANGE_POLL,
-    DEFAULT_READ_CONNECTIONS, SqliteOptions, SqliteRegistry,
+    DEFAULT_READ_CONNECTIONS, SqliteOptions, SqliteRegistry, SqliteStore,
 };
 
 use crate::model::{
@@ -46,6 +56,97 @@ use crate::model::{
     VersionRecord,
 };
 use crate::validate::ValidationError;
+
+/// A change to the store made elsewhere (another host), as the change feed reports it: what
+/// a host must drop from what it holds in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A function was deployed, rolled back or deleted (its id).
+    Function(String),
+    /// An API key was created or revoked (its id).
+    Key(String),
+    /// A kind this build does not know (written by a newer host): drop everything.
+    Unknown {
+        /// The feed's kind.
+        kind: String,
+        /// The feed's key.
+        key: String,
+    },
+}
+
+impl Change {
+    /// The change a feed row `(kind, key)` stands for.
+    pub fn from_feed(kind: &str, key: &str) -> Self {
+        match kind {
+            "function" => Change::Function(key.to_owned()),
+            "key" => Change::Key(key.to_owned()),
+            _ => Change::Unknown {
+                kind: kind.to_owned(),
+                key: key.to_owned(),
+            },
+        }
+    }
+}
+
+/// Where the registry lives.
+#[derive(Debug, Clone, Copy)]
+pub enum Store<'a> {
+    /// The embedded default: SQLite and component blobs in this data directory.
+    Sqlite(&'a std::path::Path),
+    /// PostgreSQL at this URL, shared by several hosts.
+    Postgres(&'a str),
+}
+
+impl Store<'_> {
+    /// The store for a host: PostgreSQL when a database URL is given, else SQLite in
+    /// `data_dir`.
+    pub fn of<'a>(database: Option<&'a str>, data_dir: &'a std::path::Path) -> Store<'a> {
+        match database {
+            Some(url) => Store::Postgres(url),
+            None => Store::Sqlite(data_dir),
+        }
+    }
+
+    /// Opens it (creating and migrating the schema if needed) with `logs` tuning.
+    pub async fn open(self, logs: LogWriterConfig) -> Result<Arc<dyn Registry>, RegistryError> {
+        Ok(match self {
+            Store::Sqlite(dir) => {
+                let dir = dir.to_path_buf();
+                let options = SqliteOptions {
+                    logs,
+                    ..SqliteOptions::default()
+                };
+                let opened =
+                    tokio::task::spawn_blocking(move || SqliteRegistry::open_with(dir, options))
+                        .await
+                        .map_err(|e| {
+                            RegistryError::Unavailable(format!("opening task failed: {e}"))
+                        })?;
+                Arc::new(opened?)
+            }
+            Store::Postgres(url) => {
+                let options = PostgresOptions {
+                    logs,
+                    ..PostgresOptions::default()
+                };
+                Arc::new(PostgresRegistry::open(url, options).await?)
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Store<'_> {
+    /// The data directory, or `host:port/dbname` of the database (never its password).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Store::Sqlite(dir) => write!(f, "the data directory {}", dir.display()),
+            Store::Postgres(url) => match parse_database_url(url) {
+                Ok(config) => write!(f, "the database {}", postgres::shown(&config)),
+                Err(_) => f.write_str("the database (unparsable URL)"),
+            },
+        }
+    }
+}
 
 /// Errors of the registry layer.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +165,10 @@ pub enum RegistryError {
     /// The input breaks a validation rule.
     #[error("invalid input: {0}")]
     Invalid(#[from] ValidationError),
-    /// The database failed.
+    /// The database failed (a query, a constraint the backend enforces, a lost connection in
+    /// the middle of a transaction).
     #[error("storage error: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(Box<dyn std::error::Error + Send + Sync>),
     /// A file operation failed.
     #[error("i/o error on {}: {source}", path.display())]
     Io {
@@ -93,6 +195,12 @@ pub enum RegistryError {
     Unavailable(String),
 }
 
+impl From<rusqlite::Error> for RegistryError {
+    fn from(e: rusqlite::Error) -> Self {
+        RegistryError::Storage(Box::new(e))
+    }
+}
+
 /// Why an API key was refused. The messages are the reference's.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -107,68 +215,76 @@ pub enum AuthError {
     Unavailable(#[from] RegistryError),
 }
 
-/// Storage of functions, versions, history, keys and logs. See the module documentation for
-/// the guarantees every implementation keeps. All methods are blocking.
+/// Storage of functions, versions, history, keys and logs: the one contract every backend
+/// implements ([`SqliteRegistry`] embedded, [`PostgresRegistry`] shared by several hosts), and the
+/// one the shared test suite (`registry/tests.rs`) runs against each. See the module
+/// documentation for the guarantees every implementation keeps.
+///
+/// Methods are async: the PostgreSQL driver is, and the SQLite backend runs its blocking
+/// connections on the blocking pool itself. [`Registry::get_function`] and
+/// [`Registry::verify_key`] sit on the invocation path: backends answer them from memory once
+/// loaded.
+#[async_trait::async_trait]
 pub trait Registry: Send + Sync {
     /// Validates `metadata`, stores the component bytes by digest and, in one transaction,
     /// records the version, a `deploy` history row, and makes it the active version.
     /// An identical existing version returns `created = false` and changes nothing; an existing
     /// version with different code or metadata is a [`RegistryError::Conflict`].
-    fn deploy(
+    async fn deploy(
         &self,
         metadata: DeployMetadata,
-        component: &[u8],
+        component: Arc<Vec<u8>>,
     ) -> Result<DeployOutcome, RegistryError>;
 
     /// The function and its active version. `NotFound` if unknown.
-    fn get_function(&self, id: &str) -> Result<Arc<FunctionRecord>, RegistryError>;
+    async fn get_function(&self, id: &str) -> Result<Arc<FunctionRecord>, RegistryError>;
 
     /// Every function with its active version, ordered by id.
-    fn list_functions(&self) -> Result<Vec<Arc<FunctionRecord>>, RegistryError>;
+    async fn list_functions(&self) -> Result<Vec<Arc<FunctionRecord>>, RegistryError>;
 
     /// One version of a function. `NotFound` (resource `Function` or `Version`) if unknown.
-    fn get_version(&self, id: &str, version: &str) -> Result<VersionRecord, RegistryError>;
+    async fn get_version(&self, id: &str, version: &str) -> Result<VersionRecord, RegistryError>;
 
     /// Every version of a function in deploy order. `NotFound` if the function is unknown.
-    fn list_versions(&self, id: &str) -> Result<Vec<VersionRecord>, RegistryError>;
+    async fn list_versions(&self, id: &str) -> Result<Vec<VersionRecord>, RegistryError>;
 
     /// The function's deployment history, oldest first. `NotFound` if unknown.
-    fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, RegistryError>;
+    async fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, RegistryError>;
 
     /// Makes an existing version active again and records a `rollback` history row.
     /// `NotFound` for an unknown function or version. Rolling back to the active version is
     /// allowed and recorded (`previous` equals the version).
-    fn rollback(&self, id: &str, version: &str) -> Result<RollbackOutcome, RegistryError>;
+    async fn rollback(&self, id: &str, version: &str) -> Result<RollbackOutcome, RegistryError>;
 
     /// Deletes a function with all its versions, history and logs, then removes component
-    /// blobs no other version references. `NotFound` if unknown.
-    fn delete_function(&self, id: &str) -> Result<DeleteOutcome, RegistryError>;
+    /// bytes no other version references. `NotFound` if unknown.
+    async fn delete_function(&self, id: &str) -> Result<DeleteOutcome, RegistryError>;
 
     /// The component bytes for `digest`, verified against it (`Corrupt` if they do not match,
     /// `NotFound` if absent).
-    fn read_component(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError>;
+    async fn read_component(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError>;
 
-    /// Removes component blobs no version references and leftovers of interrupted writes.
-    fn gc_components(&self) -> Result<GcReport, RegistryError>;
+    /// Removes component bytes no version references and leftovers of interrupted writes.
+    async fn gc_components(&self) -> Result<GcReport, RegistryError>;
 
     /// Creates a key; the plaintext is in the result and nowhere else. `expires_at` must be in
     /// the future.
-    fn create_key(
+    async fn create_key(
         &self,
         name: &str,
         expires_at: Option<Timestamp>,
     ) -> Result<CreatedKey, RegistryError>;
 
     /// Every key (active, expired and revoked), oldest first.
-    fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError>;
+    async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError>;
 
     /// Revokes a key by id (idempotent: revoking twice keeps the first time). `NotFound` if
     /// unknown.
-    fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord, RegistryError>;
+    async fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord, RegistryError>;
 
     /// Checks a presented key (`None` or empty: [`AuthError::Missing`]; unknown, revoked or
     /// expired: [`AuthError::Invalid`]).
-    fn verify_key(&self, presented: Option<&str>) -> Result<KeyInfo, AuthError>;
+    async fn verify_key(&self, presented: Option<&str>) -> Result<KeyInfo, AuthError>;
 
     /// A handle for recording log entries without blocking.
     fn log_writer(&self) -> LogWriter;
@@ -176,5 +292,25 @@ pub trait Registry: Send + Sync {
     /// Stored log entries of a function (`NotFound` if the function is unknown). Entries
     /// still queued in the [`LogWriter`] are not visible until written; `flush` it first when
     /// that matters.
-    fn logs(&self, query: &LogQuery) -> Result<Vec<LogRecord>, RegistryError>;
+    async fn logs(&self, query: &LogQuery) -> Result<Vec<LogRecord>, RegistryError>;
+
+    /// Drops every cached record now, so the next reads see all writes, including other
+    /// processes' and hosts' (instead of waiting for the backend's own change detection).
+    async fn refresh(&self) -> Result<(), RegistryError>;
+
+    /// Changes other hosts make, as they arrive (`None` for a store no other host writes to,
+    /// such as SQLite in a data directory). A receiver that lags behind gets
+    /// `RecvError::Lagged` and must drop everything it holds.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+
+    /// Test-only fail point: `hook` runs inside every deploy's transaction after the version
+    /// row is written; an error from it must abort the deploy with nothing changed.
+    #[cfg(test)]
+    fn set_deploy_hook(&self, hook: Option<DeployHook>);
 }
+
+/// A test-only fail point (see [`Registry::set_deploy_hook`]).
+#[cfg(test)]
+pub(crate) type DeployHook = Box<dyn Fn() -> Result<(), RegistryError> + Send + Sync>;

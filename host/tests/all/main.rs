@@ -29,6 +29,7 @@ mod examples;
 mod fake_digitalocean_contract;
 mod hostile_guests;
 mod loader_tiers;
+mod many_hosts;
 mod observability;
 mod polyglot;
 mod sdk_std;

@@ -343,8 +343,9 @@ async fn sigterm_lets_the_call_in_flight_finish_and_flushes_logs() {
 
     // The call's log entries reached the database before the process ended.
     let registry = fdo::registry::SqliteRegistry::open(&host.data_dir).unwrap();
-    let logs =
-        fdo::registry::Registry::logs(&registry, &fdo::model::LogQuery::new("slow")).unwrap();
+    let logs = fdo::registry::Registry::logs(&registry, &fdo::model::LogQuery::new("slow"))
+        .await
+        .unwrap();
     assert!(
         logs.iter()
             .any(|l| l.entry.message.starts_with("sleep succeeded")),

@@ -9,7 +9,7 @@ use std::time::Instant;
 use rusqlite::Connection;
 
 use super::rows::{StoredKey, load_keys, read_generation};
-use super::{SqliteRegistry, lock};
+use super::{SqliteStore, lock};
 use crate::model::FunctionRecord;
 use crate::registry::RegistryError;
 
@@ -24,7 +24,7 @@ pub(super) struct CacheState {
     pub(super) keys: Option<Arc<Vec<StoredKey>>>,
 }
 
-impl SqliteRegistry {
+impl SqliteStore {
     pub(super) fn reader(&self) -> MutexGuard<'_, Connection> {
         for conn in &self.readers {
             if let Ok(guard) = conn.try_lock() {

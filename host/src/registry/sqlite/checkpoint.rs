@@ -149,10 +149,9 @@ mod tests {
 
     use super::MIN_INTERVAL;
     use crate::model::{LogEntry, LogLevel, parse_deploy_metadata};
-    use crate::registry::Registry;
-    use crate::registry::sqlite::{DATABASE_FILE_NAME, SqliteRegistry};
+    use crate::registry::sqlite::{DATABASE_FILE_NAME, SqliteStore};
 
-    fn deploy(reg: &SqliteRegistry, id: &str) {
+    fn deploy(reg: &SqliteStore, id: &str) {
         let meta = parse_deploy_metadata(&json!({
             "id": id, "version": "1.0.0", "language": "rust", "entryPoint": "src/lib.rs",
             "dependencies": {}
@@ -174,7 +173,7 @@ mod tests {
     #[test]
     fn commits_reach_the_database_file_through_the_checkpoint_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = SqliteRegistry::open(dir.path()).unwrap();
+        let reg = SqliteStore::open(dir.path()).unwrap();
         deploy(&reg, "f");
         let db = dir.path().join(DATABASE_FILE_NAME);
         let before = std::fs::metadata(&db).unwrap().len();
@@ -194,7 +193,7 @@ mod tests {
     #[test]
     fn sleeps_until_something_is_committed() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = SqliteRegistry::open(dir.path()).unwrap();
+        let reg = SqliteStore::open(dir.path()).unwrap();
         // The checkpoint of whatever an earlier process left, at start.
         wait_for("the first checkpoint", || reg.nudge.runs() >= 1);
         let idle = reg.nudge.runs();

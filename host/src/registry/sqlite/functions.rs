@@ -8,18 +8,19 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 #[cfg(test)]
 use super::lock;
 use super::rows::{
-    VERSION_COLUMNS, bump_generation, differences, function_exists, insert_history, insert_version,
+    VERSION_COLUMNS, bump_generation, function_exists, insert_history, insert_version,
     load_function, load_history, load_version, raw_function, raw_version,
 };
-use super::{SqliteRegistry, not_found};
+use super::{SqliteStore, not_found};
 use crate::model::{
     DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord, GcReport, HistoryAction,
     HistoryEntry, Resource, RollbackOutcome, Timestamp, VersionRecord,
 };
 use crate::registry::RegistryError;
+use crate::registry::versions::{check_redeploy, new_version};
 
 pub(super) fn deploy(
-    reg: &SqliteRegistry,
+    reg: &SqliteStore,
     metadata: DeployMetadata,
     component: &[u8],
 ) -> Result<DeployOutcome, RegistryError> {
@@ -31,20 +32,7 @@ pub(super) fn deploy(
     // at worst an unreferenced blob for `gc_components`.
     let component_ref = reg.blobs.put(component)?;
     let now = Timestamp::now();
-    let record = VersionRecord {
-        function_id: metadata.id().to_owned(),
-        version: metadata.version().to_owned(),
-        language: metadata.language(),
-        entry_point: metadata.entry_point().to_owned(),
-        dependencies: metadata.dependencies().clone(),
-        component: component_ref,
-        limits: metadata.limits(),
-        env: metadata.env().clone(),
-        secrets: metadata.secrets().clone(),
-        allowed_hosts: metadata.allowed_hosts().to_vec(),
-        interface: metadata.interface(),
-        created_at: now,
-    };
+    let record = new_version(&metadata, component_ref, now);
 
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if let Some(existing) = load_version(&tx, metadata.id(), metadata.version())? {
@@ -98,7 +86,7 @@ pub(super) fn deploy(
 }
 
 pub(super) fn get_function(
-    reg: &SqliteRegistry,
+    reg: &SqliteStore,
     id: &str,
 ) -> Result<Arc<FunctionRecord>, RegistryError> {
     reg.poll_external_changes()?;
@@ -119,9 +107,7 @@ pub(super) fn get_function(
     Ok(function)
 }
 
-pub(super) fn list_functions(
-    reg: &SqliteRegistry,
-) -> Result<Vec<Arc<FunctionRecord>>, RegistryError> {
+pub(super) fn list_functions(reg: &SqliteStore) -> Result<Vec<Arc<FunctionRecord>>, RegistryError> {
     let conn = reg.reader();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT f.id, f.created_at, f.updated_at, {VERSION_COLUMNS}
@@ -133,7 +119,7 @@ pub(super) fn list_functions(
 }
 
 pub(super) fn get_version(
-    reg: &SqliteRegistry,
+    reg: &SqliteStore,
     id: &str,
     version: &str,
 ) -> Result<VersionRecord, RegistryError> {
@@ -148,7 +134,7 @@ pub(super) fn get_version(
 }
 
 pub(super) fn list_versions(
-    reg: &SqliteRegistry,
+    reg: &SqliteStore,
     id: &str,
 ) -> Result<Vec<VersionRecord>, RegistryError> {
     let conn = reg.reader();
@@ -164,7 +150,7 @@ pub(super) fn list_versions(
     rows.map(|row| row?.decode()).collect()
 }
 
-pub(super) fn history(reg: &SqliteRegistry, id: &str) -> Result<Vec<HistoryEntry>, RegistryError> {
+pub(super) fn history(reg: &SqliteStore, id: &str) -> Result<Vec<HistoryEntry>, RegistryError> {
     let conn = reg.reader();
     let tx = conn.unchecked_transaction()?;
     if !function_exists(&tx, id)? {
@@ -174,7 +160,7 @@ pub(super) fn history(reg: &SqliteRegistry, id: &str) -> Result<Vec<HistoryEntry
 }
 
 pub(super) fn rollback(
-    reg: &SqliteRegistry,
+    reg: &SqliteStore,
     id: &str,
     version: &str,
 ) -> Result<RollbackOutcome, RegistryError> {
@@ -214,10 +200,7 @@ pub(super) fn rollback(
     })
 }
 
-pub(super) fn delete_function(
-    reg: &SqliteRegistry,
-    id: &str,
-) -> Result<DeleteOutcome, RegistryError> {
+pub(super) fn delete_function(reg: &SqliteStore, id: &str) -> Result<DeleteOutcome, RegistryError> {
     let mut conn = reg.write_conn();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let digests: Vec<String> = {
@@ -263,7 +246,7 @@ pub(super) fn delete_function(
     })
 }
 
-pub(super) fn gc_components(reg: &SqliteRegistry) -> Result<GcReport, RegistryError> {
+pub(super) fn gc_components(reg: &SqliteStore) -> Result<GcReport, RegistryError> {
     let conn = reg.write_conn();
     let referenced: HashSet<String> = {
         let mut stmt = conn.prepare_cached("SELECT DISTINCT component_digest FROM versions")?;
@@ -282,22 +265,13 @@ pub(super) fn gc_components(reg: &SqliteRegistry) -> Result<GcReport, RegistryEr
 
 /// Idempotent redeploy or conflict, for an `(id, version)` that already exists.
 fn existing_version_outcome(
-    reg: &SqliteRegistry,
+    reg: &SqliteStore,
     conn: &Connection,
     existing: VersionRecord,
     metadata: &DeployMetadata,
     component: &[u8],
 ) -> Result<DeployOutcome, RegistryError> {
-    let digest = Digest::of(component);
-    let differences = differences(&existing, metadata, &digest);
-    if !differences.is_empty() {
-        return Err(RegistryError::Conflict(format!(
-            "version {} of function {} already exists with different {}; versions are immutable, deploy a new version",
-            metadata.version(),
-            metadata.id(),
-            differences.join(", ")
-        )));
-    }
+    check_redeploy(&existing, metadata, &Digest::of(component))?;
     // Same bytes: make sure the blob is intact (this heals a damaged or missing one).
     reg.blobs.put(component)?;
     let function = load_function(conn, metadata.id())?

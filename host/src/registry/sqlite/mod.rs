@@ -32,15 +32,20 @@ mod functions;
 mod keys;
 mod log_sink;
 mod open;
+mod registry;
 mod rows;
+
+pub use registry::SqliteRegistry;
 
 use cache::CacheState;
 use checkpoint::{Checkpointer, Nudge};
 use rows::{function_exists, query_logs, read_generation};
 
+#[cfg(doc)]
+use super::Registry;
 use super::blobs::BlobStore;
 use super::logs::{LogWriter, LogWriterConfig};
-use super::{AuthError, Registry, RegistryError};
+use super::{AuthError, RegistryError};
 use crate::model::{
     ApiKeyRecord, CreatedKey, DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord,
     GcReport, HistoryEntry, KeyInfo, LogQuery, LogRecord, Resource, RollbackOutcome, Timestamp,
@@ -62,7 +67,7 @@ const LOG_CACHE_KIB: i64 = 32 * 1024;
 /// visible immediately.
 pub const DEFAULT_EXTERNAL_CHANGE_POLL: Duration = Duration::from_millis(100);
 
-/// Options of [`SqliteRegistry::open_with`].
+/// Options of [`SqliteStore::open_with`].
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
     /// Size of the read connection pool (at least 1).
@@ -87,10 +92,12 @@ impl Default for SqliteOptions {
 }
 
 #[cfg(test)]
-type DeployHook = Box<dyn Fn() -> Result<(), RegistryError> + Send + Sync>;
+use super::DeployHook;
 
-/// The SQLite-backed registry. See the module documentation.
-pub struct SqliteRegistry {
+/// The blocking core of the SQLite registry: its connections, caches and blob store. Every
+/// method blocks; [`SqliteRegistry`] runs them on the blocking pool behind the async
+/// [`Registry`] contract.
+pub struct SqliteStore {
     data_dir: PathBuf,
     /// Serialises writes in this process (SQLite allows one writer at a time anyway).
     writer: Mutex<Connection>,
@@ -111,9 +118,9 @@ pub struct SqliteRegistry {
     deploy_hook: Mutex<Option<DeployHook>>,
 }
 
-impl std::fmt::Debug for SqliteRegistry {
+impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteRegistry")
+        f.debug_struct("SqliteStore")
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
     }
@@ -158,7 +165,7 @@ fn io_err(path: &Path, source: std::io::Error) -> RegistryError {
     }
 }
 
-impl SqliteRegistry {
+impl SqliteStore {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -177,6 +184,7 @@ impl SqliteRegistry {
         Ok(())
     }
 
+    /// Test-only fail point inside the deploy transaction (see [`Registry::set_deploy_hook`]).
     #[cfg(test)]
     pub(crate) fn set_deploy_hook(&self, hook: Option<DeployHook>) {
         *lock(&self.deploy_hook) = hook;
@@ -191,7 +199,7 @@ impl SqliteRegistry {
     }
 }
 
-impl Drop for SqliteRegistry {
+impl Drop for SqliteStore {
     fn drop(&mut self) {
         // Write what is queued while the database is certainly still there.
         if let Err(e) = self.log_writer.flush() {
@@ -200,8 +208,10 @@ impl Drop for SqliteRegistry {
     }
 }
 
-impl Registry for SqliteRegistry {
-    fn deploy(
+/// The operations of the [`Registry`] contract, blocking (see [`SqliteRegistry`]).
+impl SqliteStore {
+    /// Blocking [`Registry::deploy`].
+    pub fn deploy(
         &self,
         metadata: DeployMetadata,
         component: &[u8],
@@ -209,43 +219,53 @@ impl Registry for SqliteRegistry {
         functions::deploy(self, metadata, component)
     }
 
-    fn get_function(&self, id: &str) -> Result<Arc<FunctionRecord>, RegistryError> {
+    /// Blocking [`Registry::get_function`].
+    pub fn get_function(&self, id: &str) -> Result<Arc<FunctionRecord>, RegistryError> {
         functions::get_function(self, id)
     }
 
-    fn list_functions(&self) -> Result<Vec<Arc<FunctionRecord>>, RegistryError> {
+    /// Blocking [`Registry::list_functions`].
+    pub fn list_functions(&self) -> Result<Vec<Arc<FunctionRecord>>, RegistryError> {
         functions::list_functions(self)
     }
 
-    fn get_version(&self, id: &str, version: &str) -> Result<VersionRecord, RegistryError> {
+    /// Blocking [`Registry::get_version`].
+    pub fn get_version(&self, id: &str, version: &str) -> Result<VersionRecord, RegistryError> {
         functions::get_version(self, id, version)
     }
 
-    fn list_versions(&self, id: &str) -> Result<Vec<VersionRecord>, RegistryError> {
+    /// Blocking [`Registry::list_versions`].
+    pub fn list_versions(&self, id: &str) -> Result<Vec<VersionRecord>, RegistryError> {
         functions::list_versions(self, id)
     }
 
-    fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, RegistryError> {
+    /// Blocking [`Registry::history`].
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, RegistryError> {
         functions::history(self, id)
     }
 
-    fn rollback(&self, id: &str, version: &str) -> Result<RollbackOutcome, RegistryError> {
+    /// Blocking [`Registry::rollback`].
+    pub fn rollback(&self, id: &str, version: &str) -> Result<RollbackOutcome, RegistryError> {
         functions::rollback(self, id, version)
     }
 
-    fn delete_function(&self, id: &str) -> Result<DeleteOutcome, RegistryError> {
+    /// Blocking [`Registry::delete_function`].
+    pub fn delete_function(&self, id: &str) -> Result<DeleteOutcome, RegistryError> {
         functions::delete_function(self, id)
     }
 
-    fn read_component(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
+    /// Blocking [`Registry::read_component`].
+    pub fn read_component(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
         self.blobs.read(digest)
     }
 
-    fn gc_components(&self) -> Result<GcReport, RegistryError> {
+    /// Blocking [`Registry::gc_components`].
+    pub fn gc_components(&self) -> Result<GcReport, RegistryError> {
         functions::gc_components(self)
     }
 
-    fn create_key(
+    /// Blocking [`Registry::create_key`].
+    pub fn create_key(
         &self,
         name: &str,
         expires_at: Option<Timestamp>,
@@ -253,23 +273,28 @@ impl Registry for SqliteRegistry {
         keys::create_key(self, name, expires_at)
     }
 
-    fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError> {
+    /// Blocking [`Registry::list_keys`].
+    pub fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError> {
         keys::list_keys(self)
     }
 
-    fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord, RegistryError> {
+    /// Blocking [`Registry::revoke_key`].
+    pub fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord, RegistryError> {
         keys::revoke_key(self, id)
     }
 
-    fn verify_key(&self, presented: Option<&str>) -> Result<KeyInfo, AuthError> {
+    /// Blocking [`Registry::verify_key`].
+    pub fn verify_key(&self, presented: Option<&str>) -> Result<KeyInfo, AuthError> {
         keys::verify_key(self, presented)
     }
 
-    fn log_writer(&self) -> LogWriter {
+    /// Blocking [`Registry::log_writer`].
+    pub fn log_writer(&self) -> LogWriter {
         self.log_writer.clone()
     }
 
-    fn logs(&self, query: &LogQuery) -> Result<Vec<LogRecord>, RegistryError> {
+    /// Blocking [`Registry::logs`].
+    pub fn logs(&self, query: &LogQuery) -> Result<Vec<LogRecord>, RegistryError> {
         let conn = self.reader();
         let tx = conn.unchecked_transaction()?;
         if !function_exists(&tx, &query.function_id)? {

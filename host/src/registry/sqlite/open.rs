@@ -13,13 +13,13 @@ use super::checkpoint::Checkpointer;
 use super::log_sink::SqliteLogSink;
 use super::rows::read_generation;
 use super::{
-    COMPONENTS_DIR_NAME, DATABASE_FILE_NAME, LOG_CACHE_KIB, SqliteOptions, SqliteRegistry, io_err,
+    COMPONENTS_DIR_NAME, DATABASE_FILE_NAME, LOG_CACHE_KIB, SqliteOptions, SqliteStore, io_err,
 };
 use crate::registry::blobs::BlobStore;
 use crate::registry::logs::LogWriter;
 use crate::registry::{RegistryError, schema};
 
-impl SqliteRegistry {
+impl SqliteStore {
     /// Opens (creating and migrating if needed) the registry in `data_dir` with defaults.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, RegistryError> {
         Self::open_with(data_dir, SqliteOptions::default())
@@ -78,7 +78,7 @@ impl SqliteRegistry {
         )?;
 
         let blobs = BlobStore::open(data_dir.join(COMPONENTS_DIR_NAME))?;
-        Ok(SqliteRegistry {
+        Ok(SqliteStore {
             data_dir,
             writer: Mutex::new(writer),
             nudge: checkpointer.nudge(),

@@ -7,19 +7,13 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::super::RegistryError;
 use crate::model::{
-    ApiKeyRecord, ComponentRef, DeployMetadata, Digest, FunctionRecord, HistoryAction,
-    HistoryEntry, Interface, InvalidDigest, Language, LevelFilter, Limits, LogEntry, LogLevel,
-    LogOrder, LogOutcome, LogQuery, LogRecord, Secrets, Timestamp, VersionRecord,
+    ApiKeyRecord, ComponentRef, Digest, FunctionRecord, HistoryAction, HistoryEntry, Interface,
+    InvalidDigest, Language, LevelFilter, Limits, LogEntry, LogLevel, LogOrder, LogOutcome,
+    LogQuery, LogRecord, Secrets, Timestamp, VersionRecord,
 };
 use crate::validate::ValidationError;
 
-/// A key as cached for verification: its record and the SHA-256 of the key.
-pub(super) struct StoredKey {
-    /// The listed record.
-    pub(super) record: ApiKeyRecord,
-    /// SHA-256 of the key (see `hash_api_key`).
-    pub(super) hash: [u8; 32],
-}
+pub(super) use crate::registry::keys::StoredKey;
 
 /// The store's change counter (see the module documentation of the SQLite registry).
 pub(super) fn read_generation(conn: &Connection) -> Result<i64, RegistryError> {
@@ -273,43 +267,6 @@ pub(super) fn load_keys(conn: &Connection) -> Result<Vec<StoredKey>, RegistryErr
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Which parts of an existing version differ from a redeploy (API field names).
-pub(super) fn differences(
-    existing: &VersionRecord,
-    metadata: &DeployMetadata,
-    digest: &Digest,
-) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    if existing.component.digest != *digest {
-        fields.push("code");
-    }
-    if existing.language != metadata.language() {
-        fields.push("language");
-    }
-    if existing.entry_point != metadata.entry_point() {
-        fields.push("entryPoint");
-    }
-    if existing.dependencies != *metadata.dependencies() {
-        fields.push("dependencies");
-    }
-    if existing.limits != metadata.limits() {
-        fields.push("limits");
-    }
-    if existing.env != *metadata.env() {
-        fields.push("env");
-    }
-    if existing.secrets != *metadata.secrets() {
-        fields.push("secrets");
-    }
-    if existing.allowed_hosts != metadata.allowed_hosts() {
-        fields.push("allowedHosts");
-    }
-    if existing.interface != metadata.interface() {
-        fields.push("interface");
-    }
-    fields
 }
 
 /// A function's history, oldest first (the caller checked that the function exists).

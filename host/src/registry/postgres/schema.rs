@@ -1,0 +1,166 @@
+//! The PostgreSQL schema and its migrations, tracked in `fdo_schema`.
+//!
+//! All migrations run in ONE transaction that first takes a transaction-level advisory lock,
+//! so hosts starting at once on an empty (or older) database queue up: the first migrates,
+//! the others find the work done. A database migrated by a newer fdo is refused. Never edit a
+//! released migration: append one (and the SQLite one beside it, `registry/schema.rs`).
+
+use tokio_postgres::Client;
+
+use crate::registry::RegistryError;
+
+/// Advisory lock key of the migration (`fdo` + `schema` in ASCII, as a number).
+const MIGRATION_LOCK: i64 = 0x6664_6f5f_7363_6865;
+
+/// The migrations, in order. `MIGRATIONS.len()` is the schema version this build writes.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema: what SQLite's version 3 holds, plus component bytes and the change
+    // feed. Times are Unix milliseconds, maps and lists JSONB.
+    r#"
+    CREATE TABLE functions (
+        id             TEXT PRIMARY KEY,
+        active_version TEXT NOT NULL,
+        created_at     BIGINT NOT NULL,
+        updated_at     BIGINT NOT NULL
+    );
+
+    -- Component bytes by content address. Rows are immutable (see the trigger) except to
+    -- repair bytes that no longer match their digest; readers verify the digest.
+    CREATE TABLE components (
+        digest     TEXT PRIMARY KEY CHECK (digest ~ '^[0-9a-f]{64}$'),
+        size       BIGINT NOT NULL,
+        bytes      BYTEA NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE FUNCTION fdo_components_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF sha256(OLD.bytes) = decode(OLD.digest, 'hex') OR NEW.digest <> OLD.digest THEN
+            RAISE EXCEPTION 'components are immutable';
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER components_immutable BEFORE UPDATE ON components
+        FOR EACH ROW EXECUTE FUNCTION fdo_components_immutable();
+
+    CREATE TABLE versions (
+        function_id      TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+        version          TEXT NOT NULL,
+        seq              BIGSERIAL NOT NULL,  -- deploy order
+        language         TEXT NOT NULL,
+        entry_point      TEXT NOT NULL,
+        dependencies     JSONB NOT NULL,
+        component_digest TEXT NOT NULL REFERENCES components (digest),
+        component_size   BIGINT NOT NULL,
+        memory_mb        BIGINT,
+        timeout_ms       BIGINT,
+        max_concurrency  BIGINT,
+        env              JSONB NOT NULL,
+        secrets          JSONB NOT NULL,
+        allowed_hosts    JSONB NOT NULL,
+        created_at       BIGINT NOT NULL,
+        -- How a WASI command is called (issue 28; SQLite's migration 3).
+        interface        TEXT NOT NULL DEFAULT 'rpc' CHECK (interface IN ('rpc', 'http')),
+        PRIMARY KEY (function_id, version)
+    );
+    CREATE INDEX versions_by_digest ON versions (component_digest);
+    CREATE FUNCTION fdo_versions_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'versions are immutable';
+    END $$;
+    CREATE TRIGGER versions_immutable BEFORE UPDATE ON versions
+        FOR EACH ROW EXECUTE FUNCTION fdo_versions_immutable();
+    -- The active version must exist; checked at commit (a deploy writes the function row
+    -- first).
+    ALTER TABLE functions ADD FOREIGN KEY (id, active_version)
+        REFERENCES versions (function_id, version) DEFERRABLE INITIALLY DEFERRED;
+
+    CREATE TABLE history (
+        seq              BIGSERIAL PRIMARY KEY,
+        function_id      TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+        version          TEXT NOT NULL,
+        action           TEXT NOT NULL CHECK (action IN ('deploy', 'rollback')),
+        previous_version TEXT,
+        at               BIGINT NOT NULL
+    );
+    CREATE INDEX history_by_function ON history (function_id, seq);
+
+    CREATE TABLE api_keys (
+        id         TEXT PRIMARY KEY,
+        seq        BIGSERIAL NOT NULL,
+        name       TEXT NOT NULL,
+        prefix     TEXT NOT NULL,
+        hash       BYTEA NOT NULL UNIQUE CHECK (length(hash) = 32),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT,
+        revoked_at BIGINT
+    );
+
+    CREATE TABLE logs (
+        id          BIGSERIAL PRIMARY KEY,
+        function_id TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+        ts          BIGINT NOT NULL,
+        level       SMALLINT NOT NULL,
+        message     TEXT NOT NULL,
+        request_id  TEXT,
+        version     TEXT,
+        duration_ms BIGINT,
+        outcome     TEXT
+    );
+    CREATE INDEX logs_by_function ON logs (function_id, id);
+
+    -- The change feed: one row per change, written in the change's transaction (under the
+    -- feed lock, so sequence order is commit order) and announced with NOTIFY fdo_changes.
+    CREATE TABLE changes (
+        seq  BIGSERIAL PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key  TEXT NOT NULL,
+        at   BIGINT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database to [`latest_version`] (see the module documentation). Refuses a
+/// database from a newer build.
+pub async fn migrate(client: &mut Client) -> Result<(), RegistryError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    // No "already exists, skipping" notice in every host's log at every start.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS fdo_schema (
+             one     BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+             version BIGINT NOT NULL
+         )",
+    )
+    .await?;
+    let current: i64 = tx
+        .query_opt("SELECT version FROM fdo_schema", &[])
+        .await?
+        .map_or(0, |row| row.get(0));
+    if current > latest_version() {
+        return Err(RegistryError::SchemaTooNew {
+            found: current,
+            supported: latest_version(),
+        });
+    }
+    for sql in MIGRATIONS.iter().skip(current.max(0) as usize) {
+        tx.batch_execute(sql).await?;
+    }
+    if current < latest_version() {
+        tx.execute(
+            "INSERT INTO fdo_schema (version) VALUES ($1)
+             ON CONFLICT (one) DO UPDATE SET version = excluded.version",
+            &[&latest_version()],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

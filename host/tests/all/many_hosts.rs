@@ -1,0 +1,130 @@
+//! Several `fdo serve` hosts on one PostgreSQL (`--database`), as real processes on a real
+//! PostgreSQL the test starts itself (`test-postgres`): a deploy through one host is served by
+//! the other, changes (rollback, delete, key revocation) made through one reach the other,
+//! logs of calls served by either are seen from both, and `fdo keys --database` manages keys
+//! of the shared store.
+
+use std::time::{Duration, Instant};
+
+use crate::support::process::{HostProcess, PATIENCE, run};
+
+/// `fdo serve --database URL` on a fresh data directory (its compiled-code cache only).
+fn host_on(url: &str) -> HostProcess {
+    HostProcess::start(&["--database", url])
+}
+
+/// Waits until `check` holds; a guard against hanging, not a timing assertion (the
+/// propagation delay is measured by the benchmarks).
+#[track_caller]
+fn eventually(what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < PATIENCE, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn two_hosts_share_functions_changes_keys_and_logs() {
+    let db = test_postgres::database();
+    let a = host_on(&db.url);
+    let b = host_on(&db.url);
+
+    // Deployed through A, served by B (which never saw the upload: the bytes come from the
+    // database).
+    a.fdo(&[
+        "deploy",
+        test_guests::RPC_BASIC,
+        "--id",
+        "greeter",
+        "--version",
+        "1.0.0",
+        "--env",
+        "GREETING=hello",
+    ])
+    .ok();
+    assert_eq!(
+        b.fdo(&["invoke", "greeter", "greet", "b"]).ok(),
+        "Hello, b!\n"
+    );
+    assert_eq!(
+        a.fdo(&["invoke", "greeter", "greet", "a"]).ok(),
+        "Hello, a!\n"
+    );
+    assert_eq!(
+        a.fdo(&["invoke", "greeter", "env", "GREETING"]).ok(),
+        "hello\n"
+    );
+
+    // A new version through B reaches A, which had 1.0.0 loaded.
+    b.fdo(&[
+        "deploy",
+        test_guests::RPC_BASIC,
+        "--id",
+        "greeter",
+        "--version",
+        "2.0.0",
+        "--env",
+        "GREETING=howdy",
+    ])
+    .ok();
+    let greeting = |host: &HostProcess| host.fdo(&["invoke", "greeter", "env", "GREETING"]).stdout;
+    eventually("A serves 2.0.0", || greeting(&a) == "howdy\n");
+    // A rollback through B reaches A.
+    b.fdo(&["rollback", "greeter", "1.0.0"]).ok();
+    eventually("A serves the rollback", || greeting(&a) == "hello\n");
+
+    // Logs of calls served by either host are seen from both.
+    a.fdo(&["invoke", "greeter", "add", "1", "2"]).ok();
+    b.fdo(&["invoke", "greeter", "echo", "x"]).ok();
+    for host in [&a, &b] {
+        eventually("both hosts' calls in the logs", || {
+            let logs = host.fdo(&["logs", "greeter", "--json"]).stdout;
+            logs.contains("add succeeded") && logs.contains("echo succeeded")
+        });
+    }
+
+    // Keys made directly in the database work on both hosts; one revoked through A is refused
+    // by B.
+    let created = run(
+        &[
+            "keys",
+            "--database",
+            &db.url,
+            "create",
+            "--name",
+            "shared",
+            "--json",
+        ],
+        &[],
+        None,
+    );
+    let created = created.json();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let with_key = [("FDO_API_KEY", key.as_str())];
+    for host in [&a, &b] {
+        let r = host.fdo_in(&["list"], &with_key, None);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    a.fdo(&["keys", "revoke", &id]).ok();
+    eventually("B refuses the revoked key", || {
+        b.fdo_in(&["list"], &with_key, None).code != 0
+    });
+    let listed = run(
+        &["keys", "--database", &db.url, "list", "--json"],
+        &[],
+        None,
+    )
+    .json();
+    assert!(listed.to_string().contains("revoked"), "{listed}");
+
+    // A delete through A reaches B.
+    a.fdo(&["delete", "greeter"]).ok();
+    eventually("B no longer serves the deleted function", || {
+        b.fdo(&["invoke", "greeter", "greet", "b"])
+            .stderr
+            .contains("Function not found")
+    });
+}
