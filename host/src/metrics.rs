@@ -78,6 +78,8 @@ pub struct Gauges {
     pub instances_in_flight: u64,
     /// Log entries dropped because the log queue was full.
     pub logs_dropped: u64,
+    /// Whether the shared database is unreachable right now (the host runs degraded).
+    pub database_unreachable: bool,
 }
 
 /// One function's series: its duration histogram and its invocation counters by version and
@@ -282,6 +284,12 @@ impl Metrics {
             "fdo_logs_dropped",
             "Log entries dropped because the log queue was full.",
             gauges.logs_dropped,
+        );
+        gauge(
+            &mut out,
+            "fdo_database_unreachable",
+            "1 while the shared database is unreachable (writes refused, loaded functions serving).",
+            u64::from(gauges.database_unreachable),
         );
         out
     }

@@ -292,6 +292,97 @@ pub fn pg_bin() -> Result<PathBuf, String> {
         .ok_or_else(|| "no PostgreSQL server binaries under /usr/lib/postgresql".to_owned())
 }
 
+/// A cluster of one test's own, which it may stop and start again (on the same port), for
+/// outage tests; stopped and deleted on drop.
+#[derive(Debug)]
+pub struct PrivateCluster {
+    cluster: Cluster,
+    root: PathBuf,
+    as_root: bool,
+}
+
+impl PrivateCluster {
+    /// Creates and starts it.
+    pub fn start() -> Result<Self, String> {
+        let bin = pg_bin()?;
+        let root = std::env::temp_dir().join(format!(
+            "fdo-test-pg-private-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+        let as_root = is_root();
+        if as_root {
+            chown_to_postgres(&root)?;
+        }
+        let data_dir = root.join("data");
+        let mut initdb = unprivileged(as_root, &bin.join("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&data_dir)
+            .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"])
+            .args(["--no-sync", "--no-instructions", "--wal-segsize=1"]);
+        run_quietly(&mut initdb, "initdb")?;
+        let private = PrivateCluster {
+            cluster: Cluster {
+                port: free_port()?,
+                data_dir,
+                bin,
+            },
+            root,
+            as_root,
+        };
+        private.resume()?;
+        Ok(private)
+    }
+
+    /// The running cluster.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Stops it (fast shutdown: connections are cut).
+    pub fn stop(&self) -> Result<(), String> {
+        self.pg_ctl(&["stop", "-m", "fast", "-w"])
+    }
+
+    /// Starts it again on the same port and waits until it answers queries.
+    pub fn resume(&self) -> Result<(), String> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+             -c synchronous_commit=off -c shared_buffers=16MB -c max_connections=100",
+            self.cluster.port,
+            self.cluster.data_dir.display()
+        );
+        let log = self.root.join("postgres.log");
+        self.pg_ctl(&["start", "-w", "-o", &options, "-l", &log.to_string_lossy()])?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.cluster.psql("postgres", "SELECT 1").is_err() {
+            if Instant::now() > deadline {
+                return Err("postgres did not answer after start".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Result<(), String> {
+        let mut c = unprivileged(self.as_root, &self.cluster.bin.join("pg_ctl"));
+        c.arg("-D").arg(&self.cluster.data_dir).args(args);
+        run_quietly(&mut c, "pg_ctl")
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["stop", "-m", "immediate", "-w"]);
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

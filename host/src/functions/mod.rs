@@ -124,6 +124,10 @@ pub enum HostError {
         /// Why (each version tried).
         reason: String,
     },
+    /// The shared store is unreachable: writes (and reads of what is not in memory) are
+    /// refused until it is back.
+    #[error("the database is unreachable ({0}); writes are refused until it is back, loaded functions keep serving")]
+    StoreUnreachable(String),
     /// A fault of the host: storage, a component's bytes unreadable, a failed task.
     #[error(transparent)]
     Internal(anyhow::Error),
@@ -135,6 +139,7 @@ impl From<RegistryError> for HostError {
             RegistryError::NotFound { resource, id } => HostError::NotFound { resource, id },
             RegistryError::Conflict(message) => HostError::Conflict(message),
             RegistryError::Invalid(v) => HostError::Invalid(v),
+            RegistryError::Unreachable(why) => HostError::StoreUnreachable(why),
             other => HostError::Internal(other.into()),
         }
     }
@@ -247,6 +252,11 @@ impl FunctionHost {
         self.active.len()
     }
 
+    /// Why the store is degraded right now (the shared database unreachable), if it is.
+    pub fn degraded_store(&self) -> Option<String> {
+        self.registry.health()
+    }
+
     /// Why the engine runs degraded (on-demand allocation instead of the pooling allocator),
     /// if it does.
     pub fn degraded_engine(&self) -> Option<&str> {
@@ -262,6 +272,7 @@ impl FunctionHost {
             cache_bytes,
             instances_in_flight: self.runtime.in_flight(),
             logs_dropped: self.logs.stats().dropped,
+            database_unreachable: self.registry.health().is_some(),
         }
     }
 

@@ -190,6 +190,11 @@ pub enum RegistryError {
         /// Newest version this build knows.
         supported: i64,
     },
+    /// The shared database cannot be reached (connection refused or lost): not the caller's
+    /// fault, and writes are refused until it is back; what the host holds in memory goes on
+    /// serving.
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
     /// A background part of the registry (the log writer) is not running or failed.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -302,6 +307,12 @@ pub trait Registry: Send + Sync {
     /// such as SQLite in a data directory). A receiver that lags behind gets
     /// `RecvError::Lagged` and must drop everything it holds.
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+
+    /// Why the store is degraded right now (`None`: healthy): e.g. the shared database has
+    /// been unreachable since some time.
+    fn health(&self) -> Option<String> {
         None
     }
 

@@ -43,6 +43,10 @@ impl From<HostError> for ApiError {
                 id,
                 message: reason,
             },
+            HostError::StoreUnreachable(why) => {
+                tracing::warn!(error = %why, "request refused: the database is unreachable");
+                ApiError::StoreUnreachable(why)
+            }
             HostError::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -71,11 +75,14 @@ pub async fn root() -> Json<ServiceInfo> {
     })
 }
 
-/// `GET /health`.
-pub async fn health() -> Json<Health> {
+/// `GET /health`: `ok`, or `degraded` with the reason (the shared database unreachable: the
+/// host still serves what it has loaded, so it answers 200 and stays in the load balancer).
+pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
+    let reason = state.host.degraded_store();
     Json(Health {
-        status: "ok",
+        status: if reason.is_some() { "degraded" } else { "ok" },
         service: "Functions.do",
+        reason,
     })
 }
 

@@ -111,6 +111,9 @@ pub enum ApiError {
         /// Why.
         message: String,
     },
+    /// The shared database is unreachable: the request needs it (a write, or a read of what
+    /// this host does not hold in memory).
+    StoreUnreachable(String),
     /// A fault of the host.
     Internal(anyhow::Error),
 }
@@ -161,7 +164,9 @@ impl ApiError {
                 InvokeError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::StoreUnreachable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -181,7 +186,7 @@ impl ApiError {
                 code::VALIDATION_ERROR
             }
             ApiError::Invocation { .. } | ApiError::Unavailable { .. } => code::INVOCATION_ERROR,
-            ApiError::Internal(_) => code::INTERNAL_ERROR,
+            ApiError::Internal(_) | ApiError::StoreUnreachable(_) => code::INTERNAL_ERROR,
         }
     }
 
@@ -211,6 +216,7 @@ impl ApiError {
                 "Rate limit exceeded for {scope}. Please retry after {retry_after} seconds."
             ),
             ApiError::Invocation { error, .. } => error.to_string(),
+            ApiError::StoreUnreachable(_) => "The database is unreachable: writes are refused until it is back (functions already loaded keep serving). Retry later.".into(),
             ApiError::Internal(_) => "Internal server error".into(),
         }
     }
@@ -239,6 +245,7 @@ impl ApiError {
             ApiError::MissingKey
             | ApiError::InvalidKey
             | ApiError::RateLimited { .. }
+            | ApiError::StoreUnreachable(_)
             | ApiError::Internal(_) => None,
         }
     }

@@ -576,10 +576,13 @@ pub struct CreatedApiKey {
 /// `GET /health`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`.
+    /// `ok`, or `degraded` (see `reason`).
     pub status: &'static str,
     /// `Functions.do`.
     pub service: &'static str,
+    /// Why the host is degraded (e.g. its shared database is unreachable), when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `GET /`: what this is and where to start.

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::process::{HostProcess, PATIENCE, run};
+use crate::support::process::{HostProcess, KEY, PATIENCE, run};
 
 /// `fdo serve --database URL` on a fresh data directory (its compiled-code cache only).
 fn host_on(url: &str) -> HostProcess {
@@ -127,4 +127,79 @@ fn two_hosts_share_functions_changes_keys_and_logs() {
             .stderr
             .contains("Function not found")
     });
+}
+
+#[test]
+fn a_host_that_loses_the_database_keeps_serving_refuses_writes_and_recovers() {
+    let pg = test_postgres::PrivateCluster::start().unwrap();
+    let url = pg.cluster().url("postgres");
+    let host = host_on(&url);
+    host.fdo(&[
+        "deploy",
+        test_guests::RPC_BASIC,
+        "--id",
+        "f",
+        "--version",
+        "1.0.0",
+    ])
+    .ok();
+    assert_eq!(host.fdo(&["invoke", "f", "add", "1", "2"]).ok(), "3\n");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let get = |path: &str| -> String {
+        let url = format!("{}{path}", host.url);
+        runtime.block_on(async {
+            let request = reqwest::Client::new().get(url).header("x-api-key", KEY);
+            request.send().await.unwrap().text().await.unwrap()
+        })
+    };
+    let get_health = || -> serde_json::Value { serde_json::from_str(&get("/health")).unwrap() };
+    assert_eq!(get_health()["status"], "ok");
+
+    pg.stop().unwrap();
+    // Loaded functions keep answering.
+    for i in 0..20 {
+        assert_eq!(
+            host.fdo(&["invoke", "f", "add", &i.to_string(), "1"]).ok(),
+            format!("{}\n", i + 1)
+        );
+    }
+    eventually("/health says degraded, and why", || {
+        let h = get_health();
+        h["status"] == "degraded"
+            && h["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("unreachable"))
+    });
+    let metrics = get("/metrics");
+    assert!(metrics.contains("fdo_database_unreachable 1"), "{metrics}");
+    // A write is refused with a 503 and a clear message, not a 500.
+    let r = host.fdo(&[
+        "deploy",
+        test_guests::RPC_BASIC,
+        "--id",
+        "f",
+        "--version",
+        "2.0.0",
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("HTTP 503"), "{}", r.stderr);
+    assert!(r.stderr.contains("database is unreachable"), "{}", r.stderr);
+
+    pg.resume().unwrap();
+    eventually("/health is ok again", || get_health()["status"] == "ok");
+    host.fdo(&[
+        "deploy",
+        test_guests::RPC_BASIC,
+        "--id",
+        "f",
+        "--version",
+        "2.0.0",
+    ])
+    .ok();
+    assert_eq!(host.fdo(&["invoke", "f", "add", "2", "2"]).ok(), "4\n");
+    let versions = host.fdo(&["versions", "f", "--json"]).json();
+    assert!(versions.to_string().contains("2.0.0"), "{versions}");
 }

@@ -109,6 +109,8 @@ struct Inner {
     feed: Mutex<Option<tokio::task::AbortHandle>>,
     /// Other hosts' changes, for the host's own caches ([`Registry::changes`]).
     changes: tokio::sync::broadcast::Sender<Change>,
+    /// Since when and why the database has been unreachable (set and cleared by the feed).
+    down: Mutex<Option<(Timestamp, String)>>,
     /// Feed sequence numbers of this host's own writes (not announced to [`Self::changes`]).
     own: Mutex<std::collections::HashSet<i64>>,
     #[cfg(test)]
@@ -143,7 +145,7 @@ impl From<tokio_postgres::Error> for RegistryError {
     fn from(e: tokio_postgres::Error) -> Self {
         if e.code().is_none() {
             // No SQLSTATE: the connection failed, not the statement.
-            RegistryError::Unavailable(format!("database unreachable: {e}"))
+            RegistryError::Unreachable(e.to_string())
         } else {
             RegistryError::Storage(Box::new(e))
         }
@@ -154,7 +156,7 @@ impl From<deadpool_postgres::PoolError> for RegistryError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
-            other => RegistryError::Unavailable(format!("database unreachable: {other}")),
+            other => RegistryError::Unreachable(other.to_string()),
         }
     }
 }
@@ -274,6 +276,7 @@ impl PostgresRegistry {
             feed: Mutex::new(None),
             changes: tokio::sync::broadcast::channel(CHANGE_CHANNEL).0,
             own: Mutex::default(),
+            down: Mutex::new(None),
             #[cfg(test)]
             deploy_hook: Mutex::new(None),
         });
@@ -321,9 +324,35 @@ impl Inner {
         self.invalidate("*", "");
     }
 
-    /// Reads and applies every change after the last one seen.
+    /// Reads and applies every change after the last one seen, and records whether the
+    /// database answered (see [`Registry::health`]). After an outage everything cached is
+    /// dropped: what was missed is re-read, not trusted.
     async fn catch_up(&self) -> Result<usize, RegistryError> {
         let _one_at_a_time = self.catching_up.lock().await;
+        let outcome = self.read_changes().await;
+        match &outcome {
+            Err(RegistryError::Unreachable(why)) => {
+                let mut down = lock(&self.down);
+                if down.is_none() {
+                    tracing::error!(database = %self.shown, error = %why, "the database is unreachable: writes are refused, loaded functions keep serving");
+                    *down = Some((Timestamp::now(), why.clone()));
+                }
+            }
+            _ => {
+                if lock(&self.down).take().is_some() {
+                    tracing::warn!(database = %self.shown, "the database is back");
+                    self.invalidate_all();
+                    let _ = self.changes.send(Change::Unknown {
+                        kind: "reconnected".into(),
+                        key: String::new(),
+                    });
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn read_changes(&self) -> Result<usize, RegistryError> {
         let after = self.seen.load(Ordering::Acquire);
         let client = self.pool.get().await?;
         let rows = client
@@ -783,6 +812,16 @@ impl Registry for PostgresRegistry {
         self.inner.catch_up().await?;
         self.inner.invalidate_all();
         Ok(())
+    }
+
+    fn health(&self) -> Option<String> {
+        lock(&self.inner.down).as_ref().map(|(since, why)| {
+            format!(
+                "database {} unreachable since {}: {why}",
+                self.inner.shown,
+                since.to_iso8601()
+            )
+        })
     }
 
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
