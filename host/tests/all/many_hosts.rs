@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt as _;
+
 use crate::support::process::{HostProcess, KEY, PATIENCE, run};
 
 /// `fdo serve --database URL` on a fresh data directory (its compiled-code cache only).
@@ -202,4 +204,159 @@ fn a_host_that_loses_the_database_keeps_serving_refuses_writes_and_recovers() {
     assert_eq!(host.fdo(&["invoke", "f", "add", "2", "2"]).ok(), "4\n");
     let versions = host.fdo(&["versions", "f", "--json"]).json();
     assert!(versions.to_string().contains("2.0.0"), "{versions}");
+}
+
+/// nginx from Debian, round robin over `upstreams` on a free loopback port (the README's
+/// configuration, ports filled in); stopped on drop.
+struct Nginx {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(upstreams: &[&HostProcess]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let servers: String = upstreams
+            .iter()
+            .map(|h| format!("server {}; ", h.url.trim_start_matches("http://")))
+            .collect();
+        let d = dir.path().display();
+        let conf = format!(
+            "worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{}}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    client_max_body_size 64m;
+    upstream fdo {{ {servers}keepalive 32; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://fdo;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_read_timeout 330s;
+        }}
+    }}
+}}
+"
+        );
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let child = std::process::Command::new("nginx")
+            .arg("-c")
+            .arg(&path)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .args(["-g", "daemon off;"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx (scripts/setup.sh installs it)");
+        let url = format!("http://127.0.0.1:{port}");
+        eventually("nginx accepts connections", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Nginx {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Calls of `function` counted in a host's `/metrics`.
+fn invocations(runtime: &tokio::runtime::Runtime, host: &HostProcess, function: &str) -> u64 {
+    let text = runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/metrics", host.url))
+            .header("x-api-key", KEY)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    let series = format!("fdo_invocations_total{{function=\"{function}\"");
+    text.lines()
+        .filter(|l| l.starts_with(&series))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn nginx_round_robin_over_two_hosts_serves_every_call() {
+    let db = test_postgres::database();
+    let a = host_on(&db.url);
+    let b = host_on(&db.url);
+    let nginx = Nginx::start(&[&a, &b]);
+    a.fdo(&[
+        "deploy",
+        test_guests::RPC_BASIC,
+        "--id",
+        "adder",
+        "--version",
+        "1.0.0",
+    ])
+    .ok();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses: Vec<u16> = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let url = format!("{}/v1/functions/adder", nginx.url);
+        let calls = (0..1000).map(|i| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let answer = client
+                    .post(url)
+                    .header("x-api-key", KEY)
+                    .json(&serde_json::json!({"method": "add", "params": [i, 1]}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = answer.status().as_u16();
+                let body = answer.text().await.unwrap();
+                assert!(body.contains(&(i + 1).to_string()), "{status} {body}");
+                status
+            }
+        });
+        futures_util::stream::iter(calls)
+            .buffer_unordered(8)
+            .collect()
+            .await
+    });
+    assert_eq!(statuses.len(), 1000);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let (on_a, on_b) = (
+        invocations(&runtime, &a, "adder"),
+        invocations(&runtime, &b, "adder"),
+    );
+    assert_eq!(on_a + on_b, 1000);
+    assert!(on_a > 0 && on_b > 0, "both hosts serve: {on_a} + {on_b}");
 }

@@ -13,12 +13,16 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use super::Inner;
 use crate::registry::RegistryError;
 
+/// How often a host prunes old change-feed rows.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
 /// Longest wait between two attempts to reconnect the listening connection.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Runs until the registry is dropped.
 pub(super) async fn follow(inner: Weak<Inner>, config: tokio_postgres::Config, poll: Duration) {
     let mut backoff = Duration::from_millis(100);
+    let mut pruned = tokio::time::Instant::now();
     loop {
         match listen(&config).await {
             Ok((client, mut notified)) => {
@@ -30,6 +34,12 @@ pub(super) async fn follow(inner: Weak<Inner>, config: tokio_postgres::Config, p
                     };
                     if let Err(e) = registry.catch_up().await {
                         tracing::warn!(error = %e, "reading the change feed failed");
+                    }
+                    if pruned.elapsed() >= PRUNE_EVERY {
+                        pruned = tokio::time::Instant::now();
+                        if let Err(e) = registry.prune_changes().await {
+                            tracing::debug!(error = %e, "pruning the change feed failed");
+                        }
                     }
                     drop(registry);
                     tokio::select! {

@@ -212,6 +212,10 @@ async fn lock_feed(tx: &tokio_postgres::Transaction<'_>) -> Result<(), RegistryE
     Ok(())
 }
 
+/// How long change-feed rows are kept (hosts read them within a second; one away for longer
+/// drops everything it caches when it is back).
+pub const CHANGE_RETENTION: Duration = Duration::from_secs(3600);
+
 /// Capacity of the channel of other hosts' changes (a lagging receiver drops everything).
 const CHANGE_CHANNEL: usize = 1024;
 
@@ -352,15 +356,39 @@ impl Inner {
         outcome
     }
 
+    /// Deletes change-feed rows older than [`CHANGE_RETENTION`] (any host may; it is
+    /// idempotent).
+    async fn prune_changes(&self) -> Result<u64, RegistryError> {
+        let cutoff = Timestamp::now().as_millis() - CHANGE_RETENTION.as_millis() as i64;
+        let client = self.pool.get().await?;
+        Ok(client
+            .execute("DELETE FROM changes WHERE at < $1", &[&cutoff])
+            .await?)
+    }
+
     async fn read_changes(&self) -> Result<usize, RegistryError> {
         let after = self.seen.load(Ordering::Acquire);
         let client = self.pool.get().await?;
+        // The oldest change still kept tells whether pruning removed some this host never
+        // read (it was away for longer than CHANGE_RETENTION): then everything is dropped.
         let rows = client
             .query(
-                "SELECT seq, kind, key FROM changes WHERE seq > $1 ORDER BY seq",
+                "SELECT seq, kind, key, (SELECT min(seq) FROM changes) FROM changes
+                 WHERE seq > $1 ORDER BY seq",
                 &[&after],
             )
             .await?;
+        if let Some(first) = rows.first() {
+            let oldest: i64 = first.try_get(3)?;
+            if oldest > after + 1 && after > 0 {
+                tracing::warn!(last_seen = after, oldest_kept = oldest, "changes this host never read were pruned; dropping every cached record");
+                self.invalidate_all();
+                let _ = self.changes.send(Change::Unknown {
+                    kind: "pruned".into(),
+                    key: String::new(),
+                });
+            }
+        }
         for row in &rows {
             let (seq, kind, key): (i64, String, String) =
                 (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
