@@ -296,6 +296,9 @@ impl FunctionHost {
         let loaded = self.loader.compile_new(bytes.clone()).await?;
         check_interface(&metadata, loaded.component.kind())?;
         let outcome = self.registry.deploy(metadata, bytes).await?;
+        if outcome.created {
+            self.share_artifact(&outcome.version.component.digest).await;
+        }
         let load = LoadInfo::from_result(&loaded);
         let kind = loaded.component.kind();
         if outcome.created {
@@ -322,6 +325,25 @@ impl FunctionHost {
             load,
             kind,
         })
+    }
+
+    /// Offers the artifact this host compiled at deploy (kept in its disk cache) to the other
+    /// hosts on a shared store, so they load it instead of compiling. Best effort: a host that
+    /// finds none compiles, and offers its own.
+    async fn share_artifact(&self, digest: &Digest) {
+        let hex = digest.to_hex();
+        let Ok(Some(path)) = self.loader.disk().verified(&hex) else {
+            return;
+        };
+        let key = self.runtime.engine().compatibility_key().to_owned();
+        match tokio::fs::read(&path).await {
+            Ok(artifact) => {
+                if let Err(e) = self.registry.store_artifact(digest, &key, artifact).await {
+                    tracing::warn!(digest = %hex, error = %e, "could not share the compiled artifact");
+                }
+            }
+            Err(e) => tracing::warn!(digest = %hex, error = %e, "could not read the compiled artifact"),
+        }
     }
 
     /// The function's loaded state if it is held loaded now, without loading it (what the
@@ -808,6 +830,33 @@ impl crate::loader::ComponentSource for RegistrySource<'_> {
         Box::pin(async move {
             self.registry
                 .read_component(&self.digest)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn shared_artifact<'a>(
+        &'a self,
+        _digest: &'a str,
+        engine_key: &'a str,
+    ) -> crate::loader::SourceFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            self.registry
+                .read_artifact(&self.digest, engine_key)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn keep_artifact<'a>(
+        &'a self,
+        _digest: &'a str,
+        engine_key: &'a str,
+        artifact: Vec<u8>,
+    ) -> crate::loader::SourceFuture<'a, ()> {
+        Box::pin(async move {
+            self.registry
+                .store_artifact(&self.digest, engine_key, artifact)
                 .await
                 .map_err(|e| e.to_string())
         })

@@ -40,6 +40,9 @@ pub enum LoadTier {
     Memory,
     /// A precompiled artifact on disk.
     Disk,
+    /// A precompiled artifact from the shared store (compiled by another host with the same
+    /// engine), kept on disk from then on.
+    Shared,
     /// A fresh compile.
     Compile,
 }
@@ -50,6 +53,7 @@ impl LoadTier {
         match self {
             LoadTier::Memory => "memory",
             LoadTier::Disk => "disk",
+            LoadTier::Shared => "shared",
             LoadTier::Compile => "compile",
         }
     }
@@ -94,14 +98,35 @@ pub enum LoadError {
 }
 
 /// The future a [`ComponentSource`] answers with.
-pub type SourceFuture<'a> =
-    std::pin::Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + 'a>>;
+pub type SourceFuture<'a, T = Vec<u8>> =
+    std::pin::Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
 /// Supplies a component's original bytes when no compiled form is cached (the registry, which
-/// may be a database across the network: asked only when a compile is needed).
+/// may be a database across the network: asked only when a compile is needed), and, when it
+/// is shared by several hosts, the artifacts they compiled.
 pub trait ComponentSource: Send + Sync {
     /// The bytes of the component with `digest`.
     fn component_bytes<'a>(&'a self, digest: &'a str) -> SourceFuture<'a>;
+
+    /// A precompiled artifact of `digest` for engines with compatibility key `engine_key`,
+    /// if the source keeps them (`None` by default).
+    fn shared_artifact<'a>(
+        &'a self,
+        _digest: &'a str,
+        _engine_key: &'a str,
+    ) -> SourceFuture<'a, Option<Vec<u8>>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Keeps an artifact this host just compiled for the others (nothing by default).
+    fn keep_artifact<'a>(
+        &'a self,
+        _digest: &'a str,
+        _engine_key: &'a str,
+        _artifact: Vec<u8>,
+    ) -> SourceFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 impl<F> ComponentSource for F
@@ -297,7 +322,7 @@ impl Loader {
         }
         match tier {
             LoadTier::Memory => &self.stats.memory_hits,
-            LoadTier::Disk => &self.stats.disk_hits,
+            LoadTier::Disk | LoadTier::Shared => &self.stats.disk_hits,
             LoadTier::Compile => &self.stats.compiles,
         }
         .fetch_add(1, Ordering::Relaxed);
@@ -377,6 +402,42 @@ impl Loader {
             }
         }
 
+        let engine_key = self.runtime.engine().compatibility_key().to_owned();
+        match source.shared_artifact(digest, &engine_key).await {
+            Ok(Some(artifact)) => {
+                let engine = engine.clone();
+                let loaded = tokio::task::spawn_blocking(move || {
+                    // SAFETY: the artifact comes from the host's own shared store (trusted like
+                    // its database), written there by `precompile_component` of an engine with
+                    // the same compatibility key and verified against the hash stored with it;
+                    // wasmtime additionally checks that it was compiled by a compatible engine.
+                    #[allow(unsafe_code)]
+                    let component = unsafe { Component::deserialize(&engine, &artifact) };
+                    component.map(|c| (c, artifact))
+                })
+                .await;
+                match loaded {
+                    Ok(Ok((component, artifact))) => {
+                        let prepared = LoadedComponent::prepare(
+                            self.runtime.linker(),
+                            digest.to_owned(),
+                            component,
+                        )?;
+                        if let Err(err) = self.disk.store(digest, &artifact) {
+                            tracing::warn!(digest, %err, "could not keep the shared artifact on disk");
+                        }
+                        return Ok((prepared, LoadTier::Shared, None));
+                    }
+                    Ok(Err(err)) => {
+                        tracing::warn!(digest, error = %format!("{err:#}"), "shared artifact unusable; compiling");
+                    }
+                    Err(join) => tracing::warn!(digest, %join, "loading the shared artifact failed"),
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => tracing::warn!(digest, %reason, "reading the shared artifact failed; compiling"),
+        }
+
         let bytes =
             source
                 .component_bytes(digest)
@@ -398,6 +459,12 @@ impl Loader {
         let (component, serialized) = compiled;
         let prepared =
             LoadedComponent::prepare(self.runtime.linker(), digest.to_owned(), component)?;
+        if let Err(reason) = source
+            .keep_artifact(digest, &engine_key, serialized.clone())
+            .await
+        {
+            tracing::warn!(digest, %reason, "could not share the compiled artifact");
+        }
         if let Err(err) = self.disk.store(digest, &serialized) {
             let reason =
                 format!("could not write the compiled artifact ({err}); kept in memory only");

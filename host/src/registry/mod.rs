@@ -310,6 +310,28 @@ pub trait Registry: Send + Sync {
         None
     }
 
+    /// A precompiled artifact of component `digest` for engines with compatibility key
+    /// `engine_key`, verified against the hash stored with it, if the store keeps them (a store
+    /// shared by several hosts does: one compiles, the others load). `None` by default.
+    async fn read_artifact(
+        &self,
+        _digest: &Digest,
+        _engine_key: &str,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        Ok(None)
+    }
+
+    /// Keeps an artifact compiled by this host for the others (idempotent; nothing by
+    /// default).
+    async fn store_artifact(
+        &self,
+        _digest: &Digest,
+        _engine_key: &str,
+        _artifact: Vec<u8>,
+    ) -> Result<(), RegistryError> {
+        Ok(())
+    }
+
     /// Why the store is degraded right now (`None`: healthy): e.g. the shared database has
     /// been unreachable since some time.
     fn health(&self) -> Option<String> {

@@ -250,6 +250,12 @@ pub struct FunctionInfo {
     /// Load time, ms (when loaded).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_time_ms: Option<f64>,
+    /// Where this host loaded it from (when loaded): `memory`, `disk` (its compiled-code
+    /// cache), `shared` (an artifact another host compiled, from the shared database) or
+    /// `compile`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^(memory|disk|shared|compile)$")]
+    pub loaded_from: Option<&'static str>,
     /// Whether anything fell back.
     pub degraded: bool,
     /// Why, when degraded or failed.
@@ -273,6 +279,7 @@ impl FunctionInfo {
                 .then(|| active.served.version.clone()),
             from_cache: Some(load.from_cache),
             load_time_ms: Some(load.load_time_ms),
+            loaded_from: Some(active.load.tier.as_str()),
             degraded: load.degraded,
             degradation_reason: load.degradation_reason,
             exports: (!exports.is_empty()).then_some(exports),
@@ -288,6 +295,7 @@ impl FunctionInfo {
             served_version: None,
             from_cache: None,
             load_time_ms: None,
+            loaded_from: None,
             degraded: true,
             degradation_reason: Some(reason),
             exports: None,

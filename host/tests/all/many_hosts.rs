@@ -50,6 +50,10 @@ fn two_hosts_share_functions_changes_keys_and_logs() {
         b.fdo(&["invoke", "greeter", "greet", "b"]).ok(),
         "Hello, b!\n"
     );
+    // B loaded the artifact A compiled (compile once, load everywhere), not the source.
+    let info = b.fdo(&["info", "greeter", "--json"]).json();
+    assert_eq!(info["loadedFrom"], "shared", "{info}");
+    assert_eq!(info["fromCache"], true, "{info}");
     assert_eq!(
         a.fdo(&["invoke", "greeter", "greet", "a"]).ok(),
         "Hello, a!\n"

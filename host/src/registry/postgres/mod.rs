@@ -842,6 +842,56 @@ impl Registry for PostgresRegistry {
         Ok(())
     }
 
+    async fn read_artifact(
+        &self,
+        digest: &Digest,
+        engine_key: &str,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT sha256, bytes FROM artifacts WHERE digest = $1 AND engine_key = $2",
+                &[&digest.to_hex(), &engine_key],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (sha, bytes): (Vec<u8>, Vec<u8>) = (row.try_get(0)?, row.try_get(1)?);
+        if Digest::of(&bytes).as_bytes().as_slice() != sha.as_slice() {
+            return Err(RegistryError::Corrupt(format!(
+                "artifact of component {} for engine {engine_key}: bytes do not match their hash",
+                digest.to_hex()
+            )));
+        }
+        Ok(Some(bytes))
+    }
+
+    async fn store_artifact(
+        &self,
+        digest: &Digest,
+        engine_key: &str,
+        artifact: Vec<u8>,
+    ) -> Result<(), RegistryError> {
+        let client = self.client().await?;
+        let sha = Digest::of(&artifact);
+        client
+            .execute(
+                "INSERT INTO artifacts (digest, engine_key, sha256, bytes, created_at)
+                 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM components WHERE digest = $1)
+                 ON CONFLICT (digest, engine_key) DO NOTHING",
+                &[
+                    &digest.to_hex(),
+                    &engine_key,
+                    &sha.as_bytes().as_slice(),
+                    &artifact,
+                    &Timestamp::now().as_millis(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
     fn health(&self) -> Option<String> {
         lock(&self.inner.down).as_ref().map(|(since, why)| {
             format!(

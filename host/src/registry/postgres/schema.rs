@@ -117,6 +117,19 @@ const MIGRATIONS: &[&str] = &[
         at   BIGINT NOT NULL
     );
     "#,
+    // 2: precompiled artifacts (issue 24, "compile once, load everywhere"): the host that
+    // compiles a component keeps wasmtime's serialized form here, keyed by the component and
+    // the engine's compatibility key; hosts with the same key load it instead of compiling.
+    r#"
+    CREATE TABLE artifacts (
+        digest     TEXT NOT NULL REFERENCES components (digest) ON DELETE CASCADE,
+        engine_key TEXT NOT NULL,
+        sha256     BYTEA NOT NULL CHECK (length(sha256) = 32),
+        bytes      BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (digest, engine_key)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -264,3 +264,56 @@ async fn changes_arrive_after_the_feed_connection_is_killed() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn artifacts_are_shared_by_engine_key_verified_and_go_with_their_component() {
+    let fx = PgFixture::new();
+    let reg = fx.open().await;
+    let digest = deploy(reg.as_ref(), "f", "1.0.0", "1")
+        .await
+        .version
+        .component
+        .digest;
+    assert_eq!(reg.read_artifact(&digest, "engine-a").await.unwrap(), None);
+    reg.store_artifact(&digest, "engine-a", b"compiled for a".to_vec())
+        .await
+        .unwrap();
+    // Idempotent: the first one stays.
+    reg.store_artifact(&digest, "engine-a", b"again".to_vec())
+        .await
+        .unwrap();
+    let other = fx.open_other().await;
+    assert_eq!(
+        other
+            .read_artifact(&digest, "engine-a")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"compiled for a"[..])
+    );
+    assert_eq!(
+        other.read_artifact(&digest, "engine-b").await.unwrap(),
+        None
+    );
+    // Damaged bytes are refused, never handed to the engine.
+    fx.sql(false)
+        .await
+        .execute("UPDATE artifacts SET bytes = 'x'", &[])
+        .await
+        .unwrap();
+    let err = other.read_artifact(&digest, "engine-a").await.unwrap_err();
+    assert!(matches!(err, RegistryError::Corrupt(_)), "{err}");
+    // An artifact of an unknown component is not stored; deleting the function takes it along.
+    reg.store_artifact(&Digest::of(b"nothing"), "engine-a", b"x".to_vec())
+        .await
+        .unwrap();
+    reg.delete_function("f").await.unwrap();
+    let left: i64 = fx
+        .sql(false)
+        .await
+        .query_one("SELECT count(*) FROM artifacts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
