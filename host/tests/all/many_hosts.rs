@@ -364,3 +364,79 @@ fn nginx_round_robin_over_two_hosts_serves_every_call() {
     assert_eq!(on_a + on_b, 1000);
     assert!(on_a > 0 && on_b > 0, "both hosts serve: {on_a} + {on_b}");
 }
+
+#[test]
+fn hosts_started_at_the_same_moment_on_an_empty_database_both_serve() {
+    let db = test_postgres::database();
+    let url = db.url.clone();
+    let starting: Vec<_> = (0..2)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || host_on(&url))
+        })
+        .collect();
+    let hosts: Vec<HostProcess> = starting.into_iter().map(|t| t.join().unwrap()).collect();
+    hosts[0]
+        .fdo(&[
+            "deploy",
+            test_guests::RPC_BASIC,
+            "--id",
+            "f",
+            "--version",
+            "1.0.0",
+        ])
+        .ok();
+    for host in &hosts {
+        assert_eq!(host.fdo(&["invoke", "f", "add", "1", "1"]).ok(), "2\n");
+    }
+}
+
+#[test]
+fn a_host_killed_during_a_stream_of_deploys_loses_no_acknowledged_version() {
+    let db = test_postgres::database();
+    let a = host_on(&db.url);
+    let mut b = host_on(&db.url);
+    // Deploys to B, one after the other, from a thread; each acknowledged version is noted.
+    let (acked_tx, acked_rx) = std::sync::mpsc::channel::<String>();
+    let url = b.url.clone();
+    let deployer = std::thread::spawn(move || {
+        for i in 0..1000 {
+            let version = format!("1.0.{i}");
+            let r = run(
+                &[
+                    "deploy",
+                    test_guests::RPC_BASIC,
+                    "--id",
+                    "f",
+                    "--version",
+                    &version,
+                ],
+                &[("FDO_URL", url.as_str()), ("FDO_API_KEY", KEY)],
+                None,
+            );
+            if r.code != 0 {
+                return; // B is gone
+            }
+            if acked_tx.send(version).is_err() {
+                return;
+            }
+        }
+    });
+    // Kill B (SIGKILL) once a few deploys were acknowledged.
+    let mut acked: Vec<String> = Vec::new();
+    while acked.len() < 3 {
+        acked.push(acked_rx.recv_timeout(PATIENCE).expect("deploys to B"));
+    }
+    b.signal("KILL");
+    b.wait();
+    deployer.join().unwrap();
+    acked.extend(acked_rx.try_iter());
+    // Every acknowledged version is in the shared store, seen through A.
+    let versions = a.fdo(&["versions", "f", "--json"]).json().to_string();
+    for version in &acked {
+        assert!(
+            versions.contains(&format!("\"{version}\"")),
+            "{version} lost: {versions}"
+        );
+    }
+}
