@@ -138,13 +138,7 @@ impl Cluster {
         if as_root {
             chown_to_postgres(&root)?;
         }
-        let mut initdb = unprivileged(as_root, &bin.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&data_dir)
-            .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"])
-            .args(["--no-sync", "--no-instructions", "--wal-segsize=1"]);
-        run_quietly(&mut initdb, "initdb")?;
+        initdb(as_root, &bin, &data_dir)?;
         let port = free_port()?;
         start_with_watchdog(as_root, &bin, &data_dir, &root, port, run)?;
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -165,6 +159,17 @@ impl Cluster {
         writeln!(f, "{port}").map_err(|e| e.to_string())?;
         Ok(cluster)
     }
+}
+
+/// A new cluster in `data_dir`: the test superuser, trusted on loopback, small WAL segments.
+fn initdb(as_root: bool, bin: &Path, data_dir: &Path) -> Result<(), String> {
+    let mut initdb = unprivileged(as_root, &bin.join("initdb"));
+    initdb
+        .arg("-D")
+        .arg(data_dir)
+        .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"])
+        .args(["--no-sync", "--no-instructions", "--wal-segsize=1"]);
+    run_quietly(&mut initdb, "initdb")
 }
 
 fn is_root() -> bool {
@@ -319,13 +324,7 @@ impl PrivateCluster {
             chown_to_postgres(&root)?;
         }
         let data_dir = root.join("data");
-        let mut initdb = unprivileged(as_root, &bin.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&data_dir)
-            .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"])
-            .args(["--no-sync", "--no-instructions", "--wal-segsize=1"]);
-        run_quietly(&mut initdb, "initdb")?;
+        initdb(as_root, &bin, &data_dir)?;
         let private = PrivateCluster {
             cluster: Cluster {
                 port: free_port()?,

@@ -15,6 +15,19 @@ fn host_on(url: &str) -> HostProcess {
     HostProcess::start(&["--database", url])
 }
 
+/// Deploys the `rpc-basic` test guest as `id@version` through `host`.
+fn deploy_rpc(host: &HostProcess, id: &str, version: &str) {
+    host.fdo(&[
+        "deploy",
+        test_guests::RPC_BASIC,
+        "--id",
+        id,
+        "--version",
+        version,
+    ])
+    .ok();
+}
+
 /// Waits until `check` holds; a guard against hanging, not a timing assertion (the
 /// propagation delay is measured by the benchmarks).
 #[track_caller]
@@ -140,15 +153,7 @@ fn a_host_that_loses_the_database_keeps_serving_refuses_writes_and_recovers() {
     let pg = test_postgres::PrivateCluster::start().unwrap();
     let url = pg.cluster().url("postgres");
     let host = host_on(&url);
-    host.fdo(&[
-        "deploy",
-        test_guests::RPC_BASIC,
-        "--id",
-        "f",
-        "--version",
-        "1.0.0",
-    ])
-    .ok();
+    deploy_rpc(&host, "f", "1.0.0");
     assert_eq!(host.fdo(&["invoke", "f", "add", "1", "2"]).ok(), "3\n");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -196,15 +201,7 @@ fn a_host_that_loses_the_database_keeps_serving_refuses_writes_and_recovers() {
 
     pg.resume().unwrap();
     eventually("/health is ok again", || get_health()["status"] == "ok");
-    host.fdo(&[
-        "deploy",
-        test_guests::RPC_BASIC,
-        "--id",
-        "f",
-        "--version",
-        "2.0.0",
-    ])
-    .ok();
+    deploy_rpc(&host, "f", "2.0.0");
     assert_eq!(host.fdo(&["invoke", "f", "add", "2", "2"]).ok(), "4\n");
     let versions = host.fdo(&["versions", "f", "--json"]).json();
     assert!(versions.to_string().contains("2.0.0"), "{versions}");
@@ -316,15 +313,7 @@ fn nginx_round_robin_over_two_hosts_serves_every_call() {
     let a = host_on(&db.url);
     let b = host_on(&db.url);
     let nginx = Nginx::start(&[&a, &b]);
-    a.fdo(&[
-        "deploy",
-        test_guests::RPC_BASIC,
-        "--id",
-        "adder",
-        "--version",
-        "1.0.0",
-    ])
-    .ok();
+    deploy_rpc(&a, "adder", "1.0.0");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -376,16 +365,7 @@ fn hosts_started_at_the_same_moment_on_an_empty_database_both_serve() {
         })
         .collect();
     let hosts: Vec<HostProcess> = starting.into_iter().map(|t| t.join().unwrap()).collect();
-    hosts[0]
-        .fdo(&[
-            "deploy",
-            test_guests::RPC_BASIC,
-            "--id",
-            "f",
-            "--version",
-            "1.0.0",
-        ])
-        .ok();
+    deploy_rpc(&hosts[0], "f", "1.0.0");
     for host in &hosts {
         assert_eq!(host.fdo(&["invoke", "f", "add", "1", "1"]).ok(), "2\n");
     }

@@ -6,6 +6,7 @@
 //!
 //! Run one backend's half with `cargo nextest run -p fdo --lib -E 'test(/registry::tests::sqlite/)'`.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::{LogWriterConfig, Registry};
@@ -55,6 +56,21 @@ pub(super) trait Fixture: Send + Sync {
 
     /// Whether `needle` appears anywhere in what the backend stores (files, pages, logs).
     async fn stored_anywhere(&self, needle: &[u8]) -> bool;
+}
+
+/// Whether any file under `dir` contains `needle` (files that vanish meanwhile, such as
+/// recycled WAL segments, count as not containing it).
+fn files_contain(dir: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_contain(&path, needle)
+        } else {
+            std::fs::read(&path)
+                .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        }
+    })
 }
 
 /// Calls `$m!($($args)*; every shared test)`: the one list of [`suite`] tests each backend

@@ -2,12 +2,11 @@
 //! PostgreSQL cluster, see the `test-postgres` crate), and what only this backend has: the
 //! schema's version and migration races, the change feed across a lost connection.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::suite::deploy;
-use super::{Fixture, for_each_shared_test, shared_suite};
+use super::{Fixture, files_contain, for_each_shared_test, shared_suite};
 use crate::model::*;
 use crate::registry::*;
 
@@ -161,21 +160,6 @@ impl Fixture for PgFixture {
         files_contain(&data.join("base").join(oid.to_string()), needle)
             || files_contain(&data.join("pg_wal"), needle)
     }
-}
-
-/// Whether any file under `dir` contains `needle`.
-fn files_contain(dir: &Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|entry| {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files_contain(&path, needle)
-        } else {
-            // Files may go away under us (WAL recycling).
-            std::fs::read(&path)
-                .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
-                .unwrap_or(false)
-        }
-    })
 }
 
 for_each_shared_test!(shared_suite!(super::PgFixture::new()));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::suite::{code, deploy, meta};
-use super::{Fixture, for_each_shared_test, shared_suite};
+use super::{Fixture, files_contain, for_each_shared_test, shared_suite};
 use crate::model::*;
 use crate::registry::sqlite::COMPONENTS_DIR_NAME;
 use crate::registry::*;
@@ -117,19 +117,6 @@ impl Fixture for SqliteFixture {
             .unwrap();
         files_contain(self.dir.path(), needle)
     }
-}
-
-/// Whether any file under `dir` contains `needle`.
-fn files_contain(dir: &Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|entry| {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files_contain(&path, needle)
-        } else {
-            let bytes = std::fs::read(&path).unwrap();
-            bytes.windows(needle.len()).any(|w| w == needle)
-        }
-    })
 }
 
 for_each_shared_test!(shared_suite!(super::SqliteFixture::new()));
