@@ -77,7 +77,8 @@ struct Args {
     /// wrk threads (`-t`); the targets were stated for `-t1`.
     #[arg(long, default_value_t = 1)]
     threads: u32,
-    /// Scenarios to run, comma-separated: native, wasmtime, fdo-http, fdo-rpc, fdo-command,
+    /// Scenarios to run, comma-separated: native, wasmtime, fdo-http, fdo-rpc, fdo-rpc-pg (the
+    /// RPC load on a PostgreSQL-backed host; not in the default set), fdo-command,
     /// wasmtime-run, many.
     #[arg(
         long,
@@ -228,6 +229,25 @@ fn main() -> anyhow::Result<()> {
         }
         fdo_server = Some(server);
     }
+    // The same RPC load on a host whose registry is PostgreSQL (a throwaway cluster of the
+    // `test-postgres` harness), side by side with the SQLite-backed one above.
+    let _pg_database;
+    let mut pg_server: Option<Server> = None;
+    if wants("fdo-rpc-pg") {
+        let db = test_postgres::database();
+        let server = start_fdo(
+            &fdo_binary,
+            &tmp.path().join("fdo-pg"),
+            &["--database".into(), db.url.clone()],
+        )?;
+        let rpc = std::fs::read(test_guests::HELLO)?;
+        rt.block_on(deploy(&client, &server, "hello-rpc", &rpc))?;
+        let rpc_url = format!("{}/v1/functions/hello-rpc", server.url());
+        rt.block_on(check_rpc(&client, &rpc_url))?;
+        targets.push(("fdo-rpc-pg", rpc_load(rpc_url, None), server.pid()));
+        _pg_database = db;
+        pg_server = Some(server);
+    }
     for &c in &args.connections {
         for round in 0..args.rounds {
             for (target, load, pid) in &targets {
@@ -252,7 +272,14 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(logs_dropped(&client, server))?
         ));
     }
+    if let Some(server) = &pg_server {
+        report.note(format!(
+            "fdo on PostgreSQL: log entries dropped (log queue full) during the runs: {}",
+            rt.block_on(logs_dropped(&client, server))?
+        ));
+    }
     drop(fdo_server);
+    drop(pg_server);
     drop(servers);
     if wants("many") && args.functions > 0 {
         let many = many(&args, &rt, &wrk, &fdo_binary, tmp.path())?;
