@@ -203,6 +203,12 @@ fn a_host_that_loses_the_database_keeps_serving_refuses_writes_and_recovers() {
     eventually("/health is ok again", || get_health()["status"] == "ok");
     deploy_rpc(&host, "f", "2.0.0");
     assert_eq!(host.fdo(&["invoke", "f", "add", "2", "2"]).ok(), "4\n");
+    // The calls answered during the outage kept their log entries.
+    let logs = host.fdo(&["logs", "f", "--json"]).stdout;
+    assert!(
+        logs.matches("add succeeded").count() >= 22,
+        "entries of calls during the outage are missing: {logs}"
+    );
     let versions = host.fdo(&["versions", "f", "--json"]).json();
     assert!(versions.to_string().contains("2.0.0"), "{versions}");
 }

@@ -16,6 +16,10 @@ use crate::model::{LogEntry, LogOutcome};
 use crate::registry::RegistryError;
 use crate::registry::logs::LogSink;
 
+/// Entries held while the database is unreachable, written when it is back; beyond this the
+/// oldest are dropped (and counted in the host's log).
+const MAX_BACKLOG: usize = 100_000;
+
 /// First half of each function's trim-lock key (`fdo_trim` hashed by PostgreSQL).
 const TRIM_LOCK_SPACE: &str = "fdo.logs.trim";
 
@@ -24,6 +28,9 @@ pub(super) struct PgLogSink {
     /// Built on the writer thread at first use (and dropped there).
     runtime: Option<tokio::runtime::Runtime>,
     client: Option<tokio_postgres::Client>,
+    /// Entries of batches that could not be written because the database was unreachable,
+    /// oldest first: written ahead of the next batch.
+    backlog: Vec<LogEntry>,
 }
 
 impl PgLogSink {
@@ -32,12 +39,46 @@ impl PgLogSink {
             config,
             runtime: None,
             client: None,
+            backlog: Vec::new(),
         }
     }
 
-    /// Runs one transaction built by `work`, retrying once when a function was deleted
-    /// between the batch's existence check and its insert (the retry skips it).
+    /// Writes the backlog and `entries`, then the trims; while the database is unreachable
+    /// the entries are held (up to [`MAX_BACKLOG`]) instead of dropped, so calls answered
+    /// during an outage keep their log entries.
     fn run(
+        &mut self,
+        entries: &[LogEntry],
+        trim: &[String],
+        keep: usize,
+    ) -> Result<(), RegistryError> {
+        let mut backlog = std::mem::take(&mut self.backlog);
+        let batch: &[LogEntry] = if backlog.is_empty() {
+            entries
+        } else {
+            backlog.extend_from_slice(entries);
+            &backlog
+        };
+        match self.write_now(batch, trim, keep) {
+            Err(RegistryError::Unreachable(why)) => {
+                self.client = None;
+                let mut held = batch.to_vec();
+                if held.len() > MAX_BACKLOG {
+                    let dropped = held.len() - MAX_BACKLOG;
+                    held.drain(..dropped);
+                    tracing::warn!(dropped, "log backlog full while the database is unreachable; oldest entries dropped");
+                }
+                tracing::debug!(held = held.len(), error = %why, "database unreachable; log entries held");
+                self.backlog = held;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Runs one transaction, retrying once when a function was deleted between the batch's
+    /// existence check and its insert (the retry skips it).
+    fn write_now(
         &mut self,
         entries: &[LogEntry],
         trim: &[String],

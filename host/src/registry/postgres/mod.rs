@@ -143,8 +143,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl From<tokio_postgres::Error> for RegistryError {
     fn from(e: tokio_postgres::Error) -> Self {
-        if e.code().is_none() {
-            // No SQLSTATE: the connection failed, not the statement.
+        let code = e.code().map(tokio_postgres::error::SqlState::code);
+        // No SQLSTATE: the connection failed, not the statement; class 08 (connection
+        // exception) and 57P (the server shutting down or not accepting connections yet)
+        // are the database going away too.
+        if code.is_none_or(|c| c.starts_with("08") || c.starts_with("57P")) {
             RegistryError::Unreachable(e.to_string())
         } else {
             RegistryError::Storage(Box::new(e))
