@@ -489,3 +489,44 @@ async fn interface_http_is_refused_for_what_is_not_a_command() {
         "{body}"
     );
 }
+
+/// A component exporting `wasi:cli/run` (what `wasm32-wasip2` programs are) is a command too:
+/// deployed as a component, it is called the same way. Made here by wrapping a hand-written
+/// preview1 command that imports nothing but `fd_write` and `fd_read`, so the component imports
+/// WASI 0.2 alone.
+#[tokio::test]
+async fn a_component_exporting_wasi_cli_run_is_a_command() {
+    let s = TestServer::start().await;
+    // Echoes up to 64 KiB of stdin to stdout, then returns from `_start` (exit status 0).
+    let module = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+            (memory (export "memory") 2)
+            (func (export "_start")
+                ;; iovec at 0: buffer 1024, 64 KiB; bytes read at 8, written at 12
+                (i32.store (i32.const 0) (i32.const 1024))
+                (i32.store (i32.const 4) (i32.const 65536))
+                (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+                (i32.store (i32.const 4) (i32.load (i32.const 8)))
+                (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 12)))))"#,
+    )
+    .unwrap();
+    let component = fdo::loader::command::wrap(&module).unwrap();
+    assert!(fdo::loader::looks_like_component(&component));
+    assert!(
+        !String::from_utf8_lossy(&component).contains("fdo:command/exit"),
+        "imports WASI alone"
+    );
+    let (status, d) = s
+        .deploy("run-component", "1.0.0", &component, json!({}))
+        .await;
+    assert_eq!((status, d["kind"].as_str()), (200, Some("command")), "{d}");
+    assert_eq!(
+        s.invoke("run-component", "echo", json!({"a": 1})).await,
+        (
+            200,
+            json!({"result": {"method": "echo", "params": {"a": 1}}})
+        )
+    );
+}
