@@ -273,6 +273,7 @@ mod paths {
             (status = 409, description = "The version exists with other code or metadata (CONFLICT)", body = ErrorBody),
             (status = 413, description = "Body larger than the upload limit (PAYLOAD_TOO_LARGE)", body = ErrorBody),
             (status = 415, description = "Content-Type other than JSON or multipart (UNSUPPORTED_MEDIA_TYPE)", body = ErrorBody),
+            (status = 503, description = "The shared database (--database) is unreachable: refused until it is back (INTERNAL_ERROR)", body = ErrorBody),
         )
     )]
     async fn deploy() {}
@@ -324,6 +325,7 @@ mod paths {
             (status = 200, description = "Deleted", body = Deleted),
             (status = 400, description = "Invalid function id (VALIDATION_ERROR)", body = ErrorBody),
             (status = 404, description = "No such function (NOT_FOUND)", body = ErrorBody),
+            (status = 503, description = "The shared database (--database) is unreachable: refused until it is back (INTERNAL_ERROR)", body = ErrorBody),
         )
     )]
     async fn delete() {}
@@ -348,7 +350,7 @@ mod paths {
             (status = 404, description = "No such function or version (NOT_FOUND)", body = ErrorBody),
             (status = 413, description = "Body over 64 KiB (PAYLOAD_TOO_LARGE)", body = ErrorBody),
             (status = 415, description = "Content-Type other than JSON (UNSUPPORTED_MEDIA_TYPE)", body = ErrorBody),
-            (status = 503, description = "No version of it can be loaded (INVOCATION_ERROR)", body = ErrorBody),
+            (status = 503, description = "No version of it can be loaded (INVOCATION_ERROR), or the shared database (--database) is unreachable (INTERNAL_ERROR)", body = ErrorBody),
         )
     )]
     async fn rollback() {}
@@ -366,6 +368,7 @@ mod paths {
             (status = 200, description = "Versions and history", body = VersionList),
             (status = 400, description = "Invalid function id (VALIDATION_ERROR)", body = ErrorBody),
             (status = 404, description = "No such function (NOT_FOUND)", body = ErrorBody),
+            (status = 503, description = "The shared database (--database) is unreachable: refused until it is back (INTERNAL_ERROR)", body = ErrorBody),
         )
     )]
     async fn versions() {}
@@ -395,6 +398,7 @@ mod paths {
             (status = 400, description = "Invalid name or expiry (VALIDATION_ERROR)", body = ErrorBody),
             (status = 413, description = "Body over 64 KiB (PAYLOAD_TOO_LARGE)", body = ErrorBody),
             (status = 415, description = "Content-Type other than JSON (UNSUPPORTED_MEDIA_TYPE)", body = ErrorBody),
+            (status = 503, description = "The shared database (--database) is unreachable: refused until it is back (INTERNAL_ERROR)", body = ErrorBody),
         )
     )]
     async fn create_key() {}
@@ -410,6 +414,7 @@ mod paths {
             (status = 200, description = "Revoked", body = ApiKey),
             (status = 400, description = "A path that does not decode (VALIDATION_ERROR)", body = ErrorBody),
             (status = 404, description = "No such key (NOT_FOUND)", body = ErrorBody),
+            (status = 503, description = "The shared database (--database) is unreachable: refused until it is back (INTERNAL_ERROR)", body = ErrorBody),
         )
     )]
     async fn revoke_key() {}
@@ -493,6 +498,7 @@ mod paths {
             (status = 200, description = "The entries", body = LogList),
             (status = 400, description = "Invalid id, level, timestamp or limit (VALIDATION_ERROR)", body = ErrorBody),
             (status = 404, description = "No such function (NOT_FOUND)", body = ErrorBody),
+            (status = 503, description = "The shared database (--database) is unreachable: refused until it is back (INTERNAL_ERROR)", body = ErrorBody),
         )
     )]
     async fn logs() {}
