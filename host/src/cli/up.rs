@@ -332,14 +332,30 @@ fn call_examples(spec: &FunctionSpec, kind: &str, url: &str) -> Vec<String> {
         } else {
             format!("/{path}")
         };
-        let mut curl = format!("curl -H \"X-API-Key: $FDO_API_KEY\" {url}/v1/functions/{id}{path}");
+        // A query string (`?`, `&`) is quoted for the shell; plain paths stay readable.
+        let plain = |c: char| c.is_ascii_alphanumeric() || "/-_.~%".contains(c);
+        let needs_quotes = !path.chars().all(plain);
+        let quoted = |text: String| {
+            if needs_quotes {
+                shell_quote(&text)
+            } else {
+                text
+            }
+        };
+        let mut curl = format!(
+            "curl -H \"X-API-Key: $FDO_API_KEY\" {}",
+            quoted(format!("{url}/v1/functions/{id}{path}"))
+        );
         if let Some(method) = call["method"].as_str() {
             curl = format!("curl -X {method} {}", &curl[5..]);
         }
         if let Some(body) = call["body"].as_str() {
             curl.push_str(&format!(" -d {}", shell_quote(body)));
         }
-        return vec![format!("fdo invoke --http {id} {path}"), curl];
+        return vec![
+            format!("fdo invoke --http {id} {}", quoted(path.clone())),
+            curl,
+        ];
     }
     let method = call["method"].as_str().unwrap_or("METHOD");
     let params = call.get("params").cloned().unwrap_or(json!([]));
@@ -581,7 +597,12 @@ mod tests {
         let mut cgi = spec(json!({"path": "/hello?name=Ada"}));
         cgi.metadata["interface"] = json!("http");
         let lines = call_examples(&cgi, "command", "http://h");
-        assert_eq!(lines[0], "fdo invoke --http hello /hello?name=Ada");
+        assert_eq!(lines[0], "fdo invoke --http hello '/hello?name=Ada'");
+        assert!(
+            lines[1].ends_with(" 'http://h/v1/functions/hello/hello?name=Ada'"),
+            "{}",
+            lines[1]
+        );
     }
 
     #[test]

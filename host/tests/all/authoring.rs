@@ -233,6 +233,43 @@ fn python_template_builds_serves_and_benchmarks() {
     assert_ne!(unknown.code, 0);
     assert!(unknown.stderr.contains("nope"), "{}", unknown.stderr);
     assert_bench(&host, "hello-py", &["hello", "world"]);
+
+    // `--file`: each function of the project with its `call`, on the host `fdo up` runs for it
+    // (found through `.fdo/env`, not the environment), as a Markdown table.
+    let short = ["--duration", "1s", "--concurrency", "2", "--warmup", "0s"];
+    let table = run(
+        &[&["bench", "--file", "fdo.toml", "--markdown"][..], &short].concat(),
+        &envs,
+        Some(&project),
+    );
+    let table = table.ok();
+    assert!(
+        table.starts_with("| function | version | connections |"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("| hello-py | 0.1.0 | 2 |"))
+        .unwrap_or_else(|| panic!("no hello-py row:\n{table}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert!(cells[4].parse::<u64>().unwrap() > 0, "{row}");
+    assert_eq!(cells[5], "0", "{row}");
+
+    // `--compare`: two functions measured in the same run, interleaved, and their ratios (here
+    // the function against itself).
+    let compared = host.fdo(
+        &[
+            &["bench", "hello-py", "hello", "world", "--compare", "hello-py"][..],
+            &short,
+        ]
+        .concat(),
+    );
+    let compared = compared.ok();
+    assert!(
+        compared.contains("hello-py / hello-py at 2 connections: ")
+            && compared.contains("x the requests per second"),
+        "{compared}"
+    );
 }
 
 #[test]
