@@ -779,10 +779,10 @@ impl FunctionHost {
     /// Creates a key named `admin` when the registry has none and no host key is configured
     /// (a first start): the new key, to show once.
     pub async fn ensure_admin_key(&self) -> Result<Option<CreatedKey>, HostError> {
-        if self.host_key.is_set() || !self.list_keys().await?.is_empty() {
+        if self.host_key.is_set() {
             return Ok(None);
         }
-        self.create_key("admin", None).await.map(Some)
+        Ok(self.registry.create_first_key("admin").await?)
     }
 
     /// Who `presented` (an `X-API-Key` value) stands for: the host key, or a stored key that

@@ -280,6 +280,11 @@ pub trait Registry: Send + Sync {
         expires_at: Option<Timestamp>,
     ) -> Result<CreatedKey, RegistryError>;
 
+    /// Creates key `name` (no expiry) only if the store holds no key at all, atomically: of
+    /// hosts starting at once on an empty store, exactly one creates it. `None`: there were
+    /// keys already.
+    async fn create_first_key(&self, name: &str) -> Result<Option<CreatedKey>, RegistryError>;
+
     /// Every key (active, expired and revoked), oldest first.
     async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError>;
 

@@ -66,7 +66,10 @@ impl PgLogSink {
                 if held.len() > MAX_BACKLOG {
                     let dropped = held.len() - MAX_BACKLOG;
                     held.drain(..dropped);
-                    tracing::warn!(dropped, "log backlog full while the database is unreachable; oldest entries dropped");
+                    tracing::warn!(
+                        dropped,
+                        "log backlog full while the database is unreachable; oldest entries dropped"
+                    );
                 }
                 tracing::debug!(held = held.len(), error = %why, "database unreachable; log entries held");
                 self.backlog = held;

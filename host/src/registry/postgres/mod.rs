@@ -384,7 +384,11 @@ impl Inner {
         if let Some(first) = rows.first() {
             let oldest: i64 = first.try_get(3)?;
             if oldest > after + 1 && after > 0 {
-                tracing::warn!(last_seen = after, oldest_kept = oldest, "changes this host never read were pruned; dropping every cached record");
+                tracing::warn!(
+                    last_seen = after,
+                    oldest_kept = oldest,
+                    "changes this host never read were pruned; dropping every cached record"
+                );
                 self.invalidate_all();
                 let _ = self.changes.send(Change::Unknown {
                     kind: "pruned".into(),
@@ -407,6 +411,49 @@ impl Inner {
 }
 
 impl PostgresRegistry {
+    /// Inserts a key; with `only_first`, only if the store holds none (checked under the
+    /// feed lock, so hosts starting at once create one between them).
+    async fn insert_key(
+        &self,
+        name: &str,
+        expires_at: Option<Timestamp>,
+        only_first: bool,
+    ) -> Result<Option<CreatedKey>, RegistryError> {
+        let (record, plaintext, hash) = new_key(name, expires_at)?;
+        let mut client = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut client;
+        let tx = client.transaction().await?;
+        lock_feed(&tx).await?;
+        if only_first {
+            let keys: i64 = tx
+                .query_one("SELECT count(*) FROM api_keys", &[])
+                .await?
+                .try_get(0)?;
+            if keys > 0 {
+                return Ok(None);
+            }
+        }
+        tx.execute(
+            "INSERT INTO api_keys (id, name, prefix, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &record.id,
+                &record.name,
+                &record.prefix,
+                &hash.as_slice(),
+                &record.created_at.as_millis(),
+                &expires_at.map(Timestamp::as_millis),
+            ],
+        )
+        .await?;
+        self.inner.record_change(&tx, "key", &record.id).await?;
+        tx.commit().await?;
+        self.inner.invalidate("key", &record.id);
+        Ok(Some(CreatedKey {
+            record,
+            key: plaintext,
+        }))
+    }
+
     /// Idempotent redeploy or conflict, for an `(id, version)` that already exists.
     async fn existing_version_outcome(
         &self,
@@ -762,30 +809,12 @@ impl Registry for PostgresRegistry {
         name: &str,
         expires_at: Option<Timestamp>,
     ) -> Result<CreatedKey, RegistryError> {
-        let (record, plaintext, hash) = new_key(name, expires_at)?;
-        let mut client = self.client().await?;
-        let client: &mut tokio_postgres::Client = &mut client;
-        let tx = client.transaction().await?;
-        lock_feed(&tx).await?;
-        tx.execute(
-            "INSERT INTO api_keys (id, name, prefix, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &record.id,
-                &record.name,
-                &record.prefix,
-                &hash.as_slice(),
-                &record.created_at.as_millis(),
-                &expires_at.map(Timestamp::as_millis),
-            ],
-        )
-        .await?;
-        self.inner.record_change(&tx, "key", &record.id).await?;
-        tx.commit().await?;
-        self.inner.invalidate("key", &record.id);
-        Ok(CreatedKey {
-            record,
-            key: plaintext,
-        })
+        let created = self.insert_key(name, expires_at, false).await?;
+        created.ok_or_else(|| RegistryError::Unavailable("key not created".into()))
+    }
+
+    async fn create_first_key(&self, name: &str) -> Result<Option<CreatedKey>, RegistryError> {
+        self.insert_key(name, None, true).await
     }
 
     async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError> {

@@ -15,9 +15,34 @@ pub(super) fn create_key(
     name: &str,
     expires_at: Option<Timestamp>,
 ) -> Result<CreatedKey, RegistryError> {
+    let created = insert_key(reg, name, expires_at, false)?;
+    created.ok_or_else(|| RegistryError::Unavailable("key not created".into()))
+}
+
+/// Creates the key `name` only if the store has no key at all (checked in the insert's
+/// transaction: of processes starting at once on an empty store, one creates it).
+pub(super) fn create_first_key(
+    reg: &SqliteStore,
+    name: &str,
+) -> Result<Option<CreatedKey>, RegistryError> {
+    insert_key(reg, name, None, true)
+}
+
+fn insert_key(
+    reg: &SqliteStore,
+    name: &str,
+    expires_at: Option<Timestamp>,
+    only_first: bool,
+) -> Result<Option<CreatedKey>, RegistryError> {
     let (record, plaintext, hash) = new_key(name, expires_at)?;
     let mut conn = reg.write_conn();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if only_first {
+        let keys: i64 = tx.query_row("SELECT count(*) FROM api_keys", [], |row| row.get(0))?;
+        if keys > 0 {
+            return Ok(None);
+        }
+    }
     tx.execute(
         "INSERT INTO api_keys (id, name, prefix, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
@@ -32,10 +57,10 @@ pub(super) fn create_key(
     let generation = bump_generation(&tx)?;
     tx.commit()?;
     reg.invalidate(generation);
-    Ok(CreatedKey {
+    Ok(Some(CreatedKey {
         record,
         key: plaintext,
-    })
+    }))
 }
 
 pub(super) fn list_keys(reg: &SqliteStore) -> Result<Vec<ApiKeyRecord>, RegistryError> {

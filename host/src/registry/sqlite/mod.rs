@@ -273,6 +273,11 @@ impl SqliteStore {
         keys::create_key(self, name, expires_at)
     }
 
+    /// Blocking [`Registry::create_first_key`].
+    pub fn create_first_key(&self, name: &str) -> Result<Option<CreatedKey>, RegistryError> {
+        keys::create_first_key(self, name)
+    }
+
     /// Blocking [`Registry::list_keys`].
     pub fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError> {
         keys::list_keys(self)

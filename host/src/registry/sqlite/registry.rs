@@ -124,6 +124,11 @@ impl Registry for SqliteRegistry {
         self.run(move |s| s.create_key(&name, expires_at)).await
     }
 
+    async fn create_first_key(&self, name: &str) -> Result<Option<CreatedKey>, RegistryError> {
+        let name = name.to_owned();
+        self.run(move |s| s.create_first_key(&name)).await
+    }
+
     async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError> {
         self.run(|s| s.list_keys()).await
     }

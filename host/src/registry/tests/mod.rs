@@ -98,6 +98,7 @@ macro_rules! for_each_shared_test {
             log_retention_is_exact_for_many_functions_logging_at_once,
             a_function_deleted_and_deployed_again_keeps_its_new_entries,
             the_registry_is_usable_from_other_tasks,
+            the_first_key_is_created_once_by_hosts_starting_together,
         );
     };
 }

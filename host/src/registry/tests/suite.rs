@@ -887,3 +887,22 @@ pub(super) async fn the_registry_is_usable_from_other_tasks(fx: &dyn Fixture) {
         .unwrap();
     assert_eq!(id, "f");
 }
+
+pub(super) async fn the_first_key_is_created_once_by_hosts_starting_together(fx: &dyn Fixture) {
+    let hosts = [fx.open().await, fx.open_other().await];
+    let tries: Vec<_> = hosts
+        .iter()
+        .chain(hosts.iter())
+        .map(|reg| {
+            let reg = Arc::clone(reg);
+            tokio::spawn(async move { reg.create_first_key("admin").await.unwrap() })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tries {
+        created += usize::from(t.await.unwrap().is_some());
+    }
+    assert_eq!(created, 1);
+    assert_eq!(hosts[0].list_keys().await.unwrap().len(), 1);
+    assert!(hosts[1].create_first_key("admin").await.unwrap().is_none());
+}
