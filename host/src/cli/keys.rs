@@ -1,8 +1,8 @@
 //! `fdo keys create|list|revoke`: API keys, over HTTP (`/v1/api/keys`, with `--url` and an
 //! admin key) or directly in the store: `--data-dir` (SQLite) or `--database` (PostgreSQL). The
 //! direct form works whether or not hosts run on that store, which is how the first key is
-//! made before any host has started; a revocation reaches running hosts within their key-cache
-//! TTL (5 s).
+//! made before any host has started; a revocation reaches running SQLite hosts within their
+//! key-cache TTL (5 s), PostgreSQL hosts through the change feed (within a second).
 
 use std::path::PathBuf;
 

@@ -85,7 +85,8 @@ pub enum ClientCommand {
     Rollback(functions::RollbackArgs),
     /// Delete a function with all its versions, history and logs.
     Delete(functions::DeleteArgs),
-    /// Manage API keys: over HTTP, or in a data directory with `--data-dir`.
+    /// Manage API keys: over HTTP, or directly in a data directory (`--data-dir`) or a
+    /// PostgreSQL database (`--database`).
     Keys(keys::KeysArgs),
     /// Create a project from a template: `new TEMPLATE NAME` (`new --list` shows them).
     New(new::NewArgs),

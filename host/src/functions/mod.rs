@@ -768,8 +768,9 @@ impl FunctionHost {
         Ok(self.registry.list_keys().await?)
     }
 
-    /// Revokes a key: from now on on this host (other hosts on the same storage within
-    /// [`access::KEY_CACHE_TTL`]).
+    /// Revokes a key: from now on on this host; other hosts on a shared PostgreSQL store drop
+    /// it when the change feed reports it (within a second), other processes on a SQLite
+    /// store within [`access::KEY_CACHE_TTL`].
     pub async fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord, HostError> {
         let revoked = self.registry.revoke_key(id).await?;
         self.keys.clear();
