@@ -20,7 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use fdo::loader::{LoadTier, digest};
+use fdo::loader::LoadTier;
+use fdo::model::Digest;
 use fdo_benches::{Core, read_guest, test_guests};
 
 /// The guests every tier is measured for: name and component path.
@@ -37,18 +38,23 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Loads `bytes` (whose digest is `hex`) through the loader and returns how long the
+/// Loads `bytes` (whose digest is `digest`) through the loader and returns how long the
 /// `compile_new`/`load` call took, asserting the tier it came from: a bench that silently
 /// measured the wrong tier would be worse than one that stops.
-async fn timed_load(core: &Core, bytes: &Arc<Vec<u8>>, hex: &str, expect: LoadTier) -> Duration {
+async fn timed_load(
+    core: &Core,
+    bytes: &Arc<Vec<u8>>,
+    digest: &Digest,
+    expect: LoadTier,
+) -> Duration {
     let source = {
         let bytes = bytes.clone();
-        move |_: &str| Ok::<_, String>(bytes.as_ref().clone())
+        move |_: &Digest| Ok::<_, String>(bytes.as_ref().clone())
     };
     let started = Instant::now();
     let loaded = match expect {
         LoadTier::Compile => core.loader.compile_new(bytes.clone()).await,
-        _ => core.loader.load(hex, &source).await,
+        _ => core.loader.load(digest, &source).await,
     };
     let elapsed = started.elapsed();
     let loaded = loaded.expect("guest loads");
@@ -66,16 +72,16 @@ fn iterate(
     tier: LoadTier,
     iters: u64,
 ) -> Duration {
-    let hex = digest(bytes);
+    let digest = Digest::of(bytes);
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         if tier != LoadTier::Memory {
-            rt.block_on(core.loader.evict(&hex));
+            rt.block_on(core.loader.evict(&digest));
         }
         if tier == LoadTier::Compile {
-            core.loader.disk().discard(&hex);
+            core.loader.disk().discard(&digest);
         }
-        total += rt.block_on(timed_load(core, bytes, &hex, tier));
+        total += rt.block_on(timed_load(core, bytes, &digest, tier));
     }
     total
 }
@@ -138,9 +144,9 @@ fn cached(c: &mut Criterion) {
     let mut group = c.benchmark_group("memory_cache_hit");
     for (name, bytes) in &guests {
         // Fill the memory tier, untimed (evicted first, so the load is a known disk load).
-        let hex = digest(bytes);
-        rt.block_on(core.loader.evict(&hex));
-        rt.block_on(timed_load(&core, bytes, &hex, LoadTier::Disk));
+        let digest = Digest::of(bytes);
+        rt.block_on(core.loader.evict(&digest));
+        rt.block_on(timed_load(&core, bytes, &digest, LoadTier::Disk));
         group.bench_function(*name, |b| {
             b.iter_custom(|iters| iterate(&rt, &core, bytes, LoadTier::Memory, iters))
         });

@@ -227,9 +227,9 @@ impl FunctionHost {
         let logs = registry.log_writer();
         let active: Arc<DashMap<String, Arc<Active>, FastHash>> = Arc::default();
         let held = Arc::downgrade(&active);
-        loader.set_eviction_observer(Arc::new(move |digest: &str| {
-            if let (Some(active), Ok(digest)) = (held.upgrade(), digest.parse::<Digest>()) {
-                active.retain(|_, a| a.served.component.digest != digest);
+        loader.set_eviction_observer(Arc::new(move |digest: &Digest| {
+            if let Some(active) = held.upgrade() {
+                active.retain(|_, a| a.served.component.digest != *digest);
             }
         }));
         let recorder: Arc<dyn CallObserver> = Arc::new(LogRecorder { logs: logs.clone() });
@@ -331,18 +331,17 @@ impl FunctionHost {
     /// hosts on a shared store, so they load it instead of compiling. Best effort: a host that
     /// finds none compiles, and offers its own.
     async fn share_artifact(&self, digest: &Digest) {
-        let hex = digest.to_hex();
-        let Ok(Some(path)) = self.loader.disk().verified(&hex) else {
+        let Ok(Some(path)) = self.loader.disk().verified(digest) else {
             return;
         };
         let key = self.runtime.engine().compatibility_key().to_owned();
         match tokio::fs::read(&path).await {
             Ok(artifact) => {
                 if let Err(e) = self.registry.store_artifact(digest, &key, artifact).await {
-                    tracing::warn!(digest = %hex, error = %e, "could not share the compiled artifact");
+                    tracing::warn!(%digest, error = %e, "could not share the compiled artifact");
                 }
             }
-            Err(e) => tracing::warn!(digest = %hex, error = %e, "could not read the compiled artifact"),
+            Err(e) => tracing::warn!(%digest, error = %e, "could not read the compiled artifact"),
         }
     }
 
@@ -385,7 +384,7 @@ impl FunctionHost {
     /// evicted while it was being loaded was gone before its entry went in, so check for that
     /// after inserting (an eviction after the check reaches the observer).
     fn let_go_if_evicted(&self, id: &str, active: &Arc<Active>) {
-        if !self.loader.holds(&active.served.component.digest.to_hex()) {
+        if !self.loader.holds(&active.served.component.digest) {
             self.active
                 .remove_if(id, |_, held| Arc::ptr_eq(held, active));
         }
@@ -518,10 +517,7 @@ impl FunctionHost {
             registry: self.registry.as_ref(),
             digest: v.component.digest,
         };
-        Ok(self
-            .loader
-            .load(&v.component.digest.to_hex(), &source)
-            .await?)
+        Ok(self.loader.load(&v.component.digest, &source).await?)
     }
 
     fn activate(
@@ -827,7 +823,7 @@ struct RegistrySource<'a> {
 }
 
 impl crate::loader::ComponentSource for RegistrySource<'_> {
-    fn component_bytes<'a>(&'a self, _digest: &'a str) -> crate::loader::SourceFuture<'a> {
+    fn component_bytes<'a>(&'a self, _digest: &'a Digest) -> crate::loader::SourceFuture<'a> {
         Box::pin(async move {
             self.registry
                 .read_component(&self.digest)
@@ -838,7 +834,7 @@ impl crate::loader::ComponentSource for RegistrySource<'_> {
 
     fn shared_artifact<'a>(
         &'a self,
-        _digest: &'a str,
+        _digest: &'a Digest,
         engine_key: &'a str,
     ) -> crate::loader::SourceFuture<'a, Option<Vec<u8>>> {
         Box::pin(async move {
@@ -851,7 +847,7 @@ impl crate::loader::ComponentSource for RegistrySource<'_> {
 
     fn keep_artifact<'a>(
         &'a self,
-        _digest: &'a str,
+        _digest: &'a Digest,
         engine_key: &'a str,
         artifact: Vec<u8>,
     ) -> crate::loader::SourceFuture<'a, ()> {

@@ -7,6 +7,7 @@
 //! handed to wasmtime after its checksum matches: a truncated or corrupt file is discarded and the
 //! caller recompiles; wasmtime itself rejects artifacts from a different engine.
 
+use crate::model::Digest;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -75,16 +76,16 @@ impl ArtifactStore {
     }
 
     /// The artifact path for `digest`.
-    pub fn artifact_path(&self, digest: &str) -> PathBuf {
+    pub fn artifact_path(&self, digest: &Digest) -> PathBuf {
         self.dir.join(format!("{digest}.cwasm"))
     }
 
-    fn checksum_path(&self, digest: &str) -> PathBuf {
+    fn checksum_path(&self, digest: &Digest) -> PathBuf {
         self.dir.join(format!("{digest}.cwasm.sum"))
     }
 
     /// Returns the path of a verified artifact for `digest`, `Ok(None)` when there is none.
-    pub fn verified(&self, digest: &str) -> Result<Option<PathBuf>, ArtifactError> {
+    pub fn verified(&self, digest: &Digest) -> Result<Option<PathBuf>, ArtifactError> {
         if self.unavailable.is_some() {
             return Ok(None);
         }
@@ -137,7 +138,7 @@ impl ArtifactStore {
     }
 
     /// Removes the artifact for `digest` (after it proved unusable).
-    pub fn discard(&self, digest: &str) {
+    pub fn discard(&self, digest: &Digest) {
         for path in [self.checksum_path(digest), self.artifact_path(digest)] {
             if let Err(err) = fs::remove_file(&path)
                 && err.kind() != io::ErrorKind::NotFound
@@ -149,7 +150,7 @@ impl ArtifactStore {
 
     /// Writes `bytes` as the artifact for `digest`, atomically. A failure is logged and
     /// returned; callers keep serving from memory.
-    pub fn store(&self, digest: &str, bytes: &[u8]) -> io::Result<()> {
+    pub fn store(&self, digest: &Digest, bytes: &[u8]) -> io::Result<()> {
         if self.unavailable.is_some() {
             return Ok(());
         }
@@ -184,38 +185,42 @@ pub(crate) fn write_atomic(dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<
 mod tests {
     use super::*;
 
+    fn abc() -> Digest {
+        Digest::of(b"abc")
+    }
+
     #[test]
     fn round_trip_and_corruption_detection() {
         let tmp = tempfile::tempdir().unwrap();
         let store = ArtifactStore::open(tmp.path(), "engine");
         assert!(store.unavailable().is_none());
-        assert!(store.verified("abc").unwrap().is_none());
-        store.store("abc", b"compiled code").unwrap();
-        let path = store.verified("abc").unwrap().expect("artifact present");
+        assert!(store.verified(&abc()).unwrap().is_none());
+        store.store(&abc(), b"compiled code").unwrap();
+        let path = store.verified(&abc()).unwrap().expect("artifact present");
         assert_eq!(fs::read(&path).unwrap(), b"compiled code");
 
         // Same length, one byte flipped.
         fs::write(&path, b"compiled cODE").unwrap();
         assert!(matches!(
-            store.verified("abc"),
+            store.verified(&abc()),
             Err(ArtifactError::Corrupt { .. })
         ));
         // Truncated.
         fs::write(&path, b"compiled").unwrap();
         assert!(matches!(
-            store.verified("abc"),
+            store.verified(&abc()),
             Err(ArtifactError::Corrupt { .. })
         ));
-        store.discard("abc");
-        assert!(store.verified("abc").unwrap().is_none());
+        store.discard(&abc());
+        assert!(store.verified(&abc()).unwrap().is_none());
     }
 
     #[test]
     fn artifact_without_checksum_counts_as_missing() {
         let tmp = tempfile::tempdir().unwrap();
         let store = ArtifactStore::open(tmp.path(), "engine");
-        fs::write(store.artifact_path("abc"), b"half written").unwrap();
-        assert!(store.verified("abc").unwrap().is_none());
+        fs::write(store.artifact_path(&abc()), b"half written").unwrap();
+        assert!(store.verified(&abc()).unwrap().is_none());
     }
 
     #[test]
@@ -227,7 +232,7 @@ mod tests {
         let store = ArtifactStore::open(&blocker, "engine");
         let reason = store.unavailable().expect("unavailable");
         assert!(reason.contains("not writable"), "{reason}");
-        store.store("abc", b"x").unwrap();
-        assert!(store.verified("abc").unwrap().is_none());
+        store.store(&abc(), b"x").unwrap();
+        assert!(store.verified(&abc()).unwrap().is_none());
     }
 }

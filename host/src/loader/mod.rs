@@ -27,12 +27,6 @@ use disk::ArtifactStore;
 /// Default budget of the memory tier, in bytes of compiled code.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 512 * 1024 * 1024;
 
-/// The sha256 of `bytes`, lowercase hex ([`Digest::of`]'s text): the identity of a component
-/// everywhere in fdo, and the key of both cache tiers.
-pub fn digest(bytes: &[u8]) -> String {
-    Digest::of(bytes).to_hex()
-}
-
 /// Where a load was served from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LoadTier {
@@ -91,7 +85,7 @@ pub enum LoadError {
     #[error("component {digest} is not available: {reason}")]
     Unavailable {
         /// Which component.
-        digest: String,
+        digest: Digest,
         /// Why.
         reason: String,
     },
@@ -106,13 +100,13 @@ pub type SourceFuture<'a, T = Vec<u8>> =
 /// is shared by several hosts, the artifacts they compiled.
 pub trait ComponentSource: Send + Sync {
     /// The bytes of the component with `digest`.
-    fn component_bytes<'a>(&'a self, digest: &'a str) -> SourceFuture<'a>;
+    fn component_bytes<'a>(&'a self, digest: &'a Digest) -> SourceFuture<'a>;
 
     /// A precompiled artifact of `digest` for engines with compatibility key `engine_key`,
     /// if the source keeps them (`None` by default).
     fn shared_artifact<'a>(
         &'a self,
-        _digest: &'a str,
+        _digest: &'a Digest,
         _engine_key: &'a str,
     ) -> SourceFuture<'a, Option<Vec<u8>>> {
         Box::pin(std::future::ready(Ok(None)))
@@ -121,7 +115,7 @@ pub trait ComponentSource: Send + Sync {
     /// Keeps an artifact this host just compiled for the others (nothing by default).
     fn keep_artifact<'a>(
         &'a self,
-        _digest: &'a str,
+        _digest: &'a Digest,
         _engine_key: &'a str,
         _artifact: Vec<u8>,
     ) -> SourceFuture<'a, ()> {
@@ -131,9 +125,9 @@ pub trait ComponentSource: Send + Sync {
 
 impl<F> ComponentSource for F
 where
-    F: Fn(&str) -> Result<Vec<u8>, String> + Send + Sync,
+    F: Fn(&Digest) -> Result<Vec<u8>, String> + Send + Sync,
 {
-    fn component_bytes<'a>(&'a self, digest: &'a str) -> SourceFuture<'a> {
+    fn component_bytes<'a>(&'a self, digest: &'a Digest) -> SourceFuture<'a> {
         let bytes = self(digest);
         Box::pin(std::future::ready(bytes))
     }
@@ -165,12 +159,12 @@ pub type LoadObserver = Arc<dyn Fn(&LoadResult) + Send + Sync>;
 
 /// Called with the digest of every component that leaves the memory tier (evicted for the
 /// budget or invalidated), so whoever holds on to it can let go too.
-pub type EvictionObserver = Arc<dyn Fn(&str) + Send + Sync>;
+pub type EvictionObserver = Arc<dyn Fn(&Digest) + Send + Sync>;
 
 /// The compiled-code cache with its three tiers.
 pub struct Loader {
     runtime: Arc<Runtime>,
-    memory: moka::future::Cache<String, Entry>,
+    memory: moka::future::Cache<Digest, Entry>,
     disk: ArtifactStore,
     stats: LoaderStats,
     /// Set once by the server, so loads at warm-up and on the invoke path are measured too.
@@ -191,7 +185,7 @@ impl Loader {
         let listener = on_evict.clone();
         let memory = moka::future::Cache::builder()
             .max_capacity(memory_budget)
-            .eviction_listener(move |digest: Arc<String>, _: Entry, cause| {
+            .eviction_listener(move |digest: Arc<Digest>, _: Entry, cause| {
                 // A replaced entry holds the same digest's code: nothing left the tier.
                 if cause != moka::notification::RemovalCause::Replaced
                     && let Some(observe) = listener.get()
@@ -199,7 +193,7 @@ impl Loader {
                     observe(&digest);
                 }
             })
-            .weigher(|_k: &String, v: &Entry| {
+            .weigher(|_k: &Digest, v: &Entry| {
                 u32::try_from(v.component.compiled_bytes)
                     .unwrap_or(u32::MAX)
                     .max(1)
@@ -234,7 +228,7 @@ impl Loader {
     }
 
     /// Whether the memory tier holds `digest` right now.
-    pub fn holds(&self, digest: &str) -> bool {
+    pub fn holds(&self, digest: &Digest) -> bool {
         self.memory.contains_key(digest)
     }
 
@@ -255,15 +249,15 @@ impl Loader {
     }
 
     /// Drops `digest` from the memory tier (tests and benchmarks use it to force a disk load).
-    pub async fn evict(&self, digest: &str) {
+    pub async fn evict(&self, digest: &Digest) {
         self.memory.invalidate(digest).await;
     }
 
     /// Compiles `bytes` as at deploy time: validates, compiles, writes the disk artifact and
     /// keeps the result in memory, so no call pays for compilation.
     pub async fn compile_new(&self, bytes: Arc<Vec<u8>>) -> Result<LoadResult, LoadError> {
-        let digest = digest(&bytes);
-        let source = move |_: &str| Ok::<_, String>(bytes.as_ref().clone());
+        let digest = Digest::of(&bytes);
+        let source = move |_: &Digest| Ok::<_, String>(bytes.as_ref().clone());
         self.load_inner(&digest, &source, true).await
     }
 
@@ -271,7 +265,7 @@ impl Loader {
     /// original bytes if it must be compiled.
     pub async fn load(
         &self,
-        digest: &str,
+        digest: &Digest,
         source: &dyn ComponentSource,
     ) -> Result<LoadResult, LoadError> {
         self.load_inner(digest, source, false).await
@@ -279,7 +273,7 @@ impl Loader {
 
     async fn load_inner(
         &self,
-        digest: &str,
+        digest: &Digest,
         source: &dyn ComponentSource,
         deploying: bool,
     ) -> Result<LoadResult, LoadError> {
@@ -347,7 +341,7 @@ impl Loader {
     /// The disk tier, then a compile. Returns the tier used and why it was degraded.
     async fn load_uncached(
         &self,
-        digest: &str,
+        digest: &Digest,
         source: &dyn ComponentSource,
         deploying: bool,
     ) -> Result<(LoadedComponent, LoadTier, Option<String>), LoadError> {
@@ -368,18 +362,15 @@ impl Loader {
                 .await;
                 match loaded {
                     Ok(Ok(component)) => {
-                        let prepared = LoadedComponent::prepare(
-                            self.runtime.linker(),
-                            digest.to_owned(),
-                            component,
-                        )?;
+                        let prepared =
+                            LoadedComponent::prepare(self.runtime.linker(), *digest, component)?;
                         return Ok((prepared, LoadTier::Disk, None));
                     }
                     Ok(Err(err)) => {
                         let reason = format!(
                             "compiled artifact is incompatible with this engine ({err:#}); recompiled from the stored component"
                         );
-                        tracing::warn!(digest, %reason, "disk cache fallback");
+                        tracing::warn!(%digest, %reason, "disk cache fallback");
                         self.disk.discard(digest);
                         degraded = Some(reason);
                     }
@@ -396,7 +387,7 @@ impl Loader {
             Ok(None) => {}
             Err(err) => {
                 let reason = format!("{err}; recompiled from the stored component");
-                tracing::warn!(digest, %reason, "disk cache fallback");
+                tracing::warn!(%digest, %reason, "disk cache fallback");
                 self.disk.discard(digest);
                 degraded = Some(reason);
             }
@@ -418,24 +409,25 @@ impl Loader {
                 .await;
                 match loaded {
                     Ok(Ok((component, artifact))) => {
-                        let prepared = LoadedComponent::prepare(
-                            self.runtime.linker(),
-                            digest.to_owned(),
-                            component,
-                        )?;
+                        let prepared =
+                            LoadedComponent::prepare(self.runtime.linker(), *digest, component)?;
                         if let Err(err) = self.disk.store(digest, &artifact) {
-                            tracing::warn!(digest, %err, "could not keep the shared artifact on disk");
+                            tracing::warn!(%digest, %err, "could not keep the shared artifact on disk");
                         }
                         return Ok((prepared, LoadTier::Shared, None));
                     }
                     Ok(Err(err)) => {
-                        tracing::warn!(digest, error = %format!("{err:#}"), "shared artifact unusable; compiling");
+                        tracing::warn!(%digest, error = %format!("{err:#}"), "shared artifact unusable; compiling");
                     }
-                    Err(join) => tracing::warn!(digest, %join, "loading the shared artifact failed"),
+                    Err(join) => {
+                        tracing::warn!(%digest, %join, "loading the shared artifact failed")
+                    }
                 }
             }
             Ok(None) => {}
-            Err(reason) => tracing::warn!(digest, %reason, "reading the shared artifact failed; compiling"),
+            Err(reason) => {
+                tracing::warn!(%digest, %reason, "reading the shared artifact failed; compiling")
+            }
         }
 
         let bytes =
@@ -443,13 +435,13 @@ impl Loader {
                 .component_bytes(digest)
                 .await
                 .map_err(|reason| LoadError::Unavailable {
-                    digest: digest.to_owned(),
+                    digest: *digest,
                     reason,
                 })?;
-        let actual = self::digest(&bytes);
-        if actual != digest {
+        let actual = Digest::of(&bytes);
+        if actual != *digest {
             return Err(LoadError::Unavailable {
-                digest: digest.to_owned(),
+                digest: *digest,
                 reason: format!("stored bytes have digest {actual}"),
             });
         }
@@ -457,18 +449,17 @@ impl Loader {
             .await
             .map_err(|e| LoadError::Invalid(format!("compilation task failed: {e}")))??;
         let (component, serialized) = compiled;
-        let prepared =
-            LoadedComponent::prepare(self.runtime.linker(), digest.to_owned(), component)?;
+        let prepared = LoadedComponent::prepare(self.runtime.linker(), *digest, component)?;
         if let Err(reason) = source
             .keep_artifact(digest, &engine_key, serialized.clone())
             .await
         {
-            tracing::warn!(digest, %reason, "could not share the compiled artifact");
+            tracing::warn!(%digest, %reason, "could not share the compiled artifact");
         }
         if let Err(err) = self.disk.store(digest, &serialized) {
             let reason =
                 format!("could not write the compiled artifact ({err}); kept in memory only");
-            tracing::warn!(digest, %reason, "disk cache write failed");
+            tracing::warn!(%digest, %reason, "disk cache write failed");
             degraded = Some(match degraded {
                 Some(prev) => format!("{prev}; {reason}"),
                 None => reason,
@@ -523,7 +514,7 @@ fn unshare(err: &Arc<LoadError>) -> LoadError {
             LoadError::Prepare(PrepareError::NothingCallable)
         }
         LoadError::Unavailable { digest, reason } => LoadError::Unavailable {
-            digest: digest.clone(),
+            digest: *digest,
             reason: reason.clone(),
         },
     }

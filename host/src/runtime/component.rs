@@ -8,6 +8,7 @@ use super::bindings;
 use super::command;
 use super::state::CallState;
 use super::typed::TypedExports;
+use crate::model::Digest;
 
 /// How a component is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +38,8 @@ impl ComponentKind {
 
 /// A compiled component, pre-instantiated against the host's linker: what a call needs.
 pub struct LoadedComponent {
-    /// sha256 of the component's bytes, hex.
-    pub digest: String,
+    /// sha256 of the component's bytes.
+    pub digest: Digest,
     /// Size of the compiled code in bytes (the memory cache's weight).
     pub compiled_bytes: usize,
     component: Component,
@@ -64,7 +65,7 @@ impl LoadedComponent {
     /// does not provide, or exports nothing callable.
     pub fn prepare(
         linker: &Linker<CallState>,
-        digest: String,
+        digest: Digest,
         component: Component,
     ) -> Result<Self, PrepareError> {
         let pre = linker

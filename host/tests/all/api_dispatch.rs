@@ -236,11 +236,7 @@ async fn evicted_components_are_let_go_and_reloaded_from_disk() {
         .deploy("hello", "1.0.0", &read(test_guests::HELLO), json!({}))
         .await;
     assert_eq!(status, 200);
-    let digest = hello["digest"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("sha256:")
-        .to_owned();
+    let digest: fdo::model::Digest = hello["digest"].as_str().unwrap().parse().unwrap();
     assert_eq!(
         s.deploy(
             "droplets",

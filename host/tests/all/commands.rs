@@ -62,9 +62,9 @@ async fn each_toolchains_hello_is_deployed_as_uploaded_and_answers() {
         // Cached by the digest of what was uploaded.
         let (_, info) = s.get(&format!("/v1/api/functions/{id}")).await;
         assert_eq!(info["kind"], "command", "{info}");
-        let digest = fdo::loader::digest(&module);
+        let digest = fdo::model::Digest::of(&module);
         assert!(
-            info.to_string().contains(&digest),
+            info.to_string().contains(&digest.to_hex()),
             "{id}: the upload's digest {digest} in {info}"
         );
 

@@ -6,19 +6,20 @@ use std::sync::Arc;
 
 use crate::support::*;
 use fdo::engine::{EngineConfig, EngineHandle};
-use fdo::loader::{self, LoadError, LoadTier, Loader};
+use fdo::loader::{LoadError, LoadTier, Loader};
+use fdo::model::Digest;
 use fdo::runtime::Runtime;
 
 /// Deploys the answer component and drops it from the memory tier: the next load goes to disk.
-async fn deployed_then_evicted(core: &Core) -> (Vec<u8>, String) {
+async fn deployed_then_evicted(core: &Core) -> (Vec<u8>, Digest) {
     let bytes = answer();
-    let digest = loader::digest(&bytes);
+    let digest = Digest::of(&bytes);
     core.deploy(bytes.clone()).await;
     core.loader.evict(&digest).await;
     (bytes, digest)
 }
 
-fn source(bytes: Vec<u8>) -> impl Fn(&str) -> Result<Vec<u8>, String> + Send + Sync {
+fn source(bytes: Vec<u8>) -> impl Fn(&Digest) -> Result<Vec<u8>, String> + Send + Sync {
     move |_| Ok(bytes.clone())
 }
 
@@ -26,7 +27,7 @@ fn source(bytes: Vec<u8>) -> impl Fn(&str) -> Result<Vec<u8>, String> + Send + S
 async fn deploy_compiles_then_memory_then_disk() {
     let core = Core::new();
     let bytes = answer();
-    let digest = loader::digest(&bytes);
+    let digest = Digest::of(&bytes);
 
     let first = core.deploy(bytes.clone()).await;
     assert_eq!(first.tier, LoadTier::Compile);
@@ -187,10 +188,10 @@ async fn unwritable_cache_directory_runs_memory_only() {
 async fn concurrent_loads_share_one_compile() {
     let core = Arc::new(Core::new());
     let bytes = answer();
-    let digest = loader::digest(&bytes);
+    let digest = Digest::of(&bytes);
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let (core, bytes, digest) = (core.clone(), bytes.clone(), digest.clone());
+        let (core, bytes, digest) = (core.clone(), bytes.clone(), digest);
         tasks.push(tokio::spawn(async move {
             core.loader.load(&digest, &source(bytes)).await.unwrap()
         }));

@@ -671,7 +671,7 @@ mod tests {
         let base = std::fs::read(test_guests::HELLO).unwrap();
         let a = with_custom_section(&base, 1);
         let b = with_custom_section(&base, 2);
-        assert_ne!(fdo::loader::digest(&a), fdo::loader::digest(&b));
+        assert_ne!(fdo::model::Digest::of(&a), fdo::model::Digest::of(&b));
         assert!(fdo::loader::looks_like_component(&a));
         wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
             .validate_all(&a)
