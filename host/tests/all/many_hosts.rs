@@ -426,3 +426,38 @@ fn a_host_killed_during_a_stream_of_deploys_loses_no_acknowledged_version() {
         );
     }
 }
+
+#[test]
+fn the_python_example_deployed_on_one_host_is_loaded_by_the_other_from_its_stored_artifact() {
+    let db = test_postgres::database();
+    let a = host_on(&db.url);
+    let b = host_on(&db.url);
+    a.fdo(&[
+        "deploy",
+        test_guests::PYTHON_HELLO,
+        "--id",
+        "py",
+        "--version",
+        "1.0.0",
+        "--language",
+        "python",
+        "--entry-point",
+        "app.py",
+    ])
+    .ok();
+    let answer = b
+        .fdo(&[
+            "invoke",
+            "py",
+            "hello",
+            "--params",
+            r#"{"name": "B"}"#,
+            "--json",
+        ])
+        .json();
+    assert_eq!(answer["result"]["body"], "Hello B!", "{answer}");
+    // B did not compile it: it loaded the artifact A stored.
+    let info = b.fdo(&["info", "py", "--json"]).json();
+    assert_eq!(info["loadedFrom"], "shared", "{info}");
+    assert_eq!(info["degraded"], false, "{info}");
+}
