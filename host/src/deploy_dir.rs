@@ -41,6 +41,8 @@ pub async fn deploy_dir(host: &Arc<FunctionHost>, dir: &Path) -> anyhow::Result<
             secrets: Secrets::default(),
             allowed_hosts: Vec::new(),
             interface: Default::default(),
+            namespace: None,
+            privacy: None,
         }
         .try_into()
         .with_context(|| format!("deploying {}", path.display()))?;

@@ -5,6 +5,7 @@
 //! * [`engine`]: the wasmtime engine (pooling, epochs) and its degraded fallback.
 //! * [`runtime`]: fresh limited instances per call; RPC, typed exports and `wasi:http`.
 //! * [`loader`]: the compiled-code cache (memory, disk, compile) and `LoadResult`.
+//! * [`model`]: domain types valid by construction (roles, privacy, namespaces, principals).
 //! * [`registry`]: functions, versions, history, keys and logs behind a storage trait.
 //! * [`functions`]: the three above put together behind one async API; all the server calls.
 //! * [`server`]: the HTTP API and the web console.

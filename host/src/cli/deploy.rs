@@ -64,6 +64,12 @@ pub struct DeployArgs {
     /// default) or `http` (a CGI handler on the function's routes).
     #[arg(long, value_name = "rpc|http")]
     pub interface: Option<String>,
+    /// The function's namespace (it must exist; `default` for a new function without it).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// `public` (anyone may call it) or `private` (calls need a key or token; the default).
+    #[arg(long)]
+    pub privacy: Option<crate::model::access::Privacy>,
 
     /// With a manifest: deploy only this function (repeatable).
     #[arg(long = "function", value_name = "ID")]
@@ -79,6 +85,8 @@ impl DeployArgs {
             || !self.dependencies.is_empty()
             || !self.env.is_empty()
             || !self.secrets.is_empty()
+            || self.namespace.is_some()
+            || self.privacy.is_some()
             || self.memory_mb.is_some()
             || self.timeout_ms.is_some()
             || self.max_concurrency.is_some()
@@ -135,6 +143,19 @@ pub async fn run(args: DeployArgs) -> Result<(), CliError> {
     for spec in &specs {
         check(spec)?;
     }
+    // The namespaces first: the functions may be deployed into them.
+    let namespaces =
+        manifest::load_namespaces(&path).map_err(|e| CliError::usage(e.to_string()))?;
+    for ns in &namespaces {
+        let created = super::access::ensure_namespace(&client, ns).await?;
+        if !args.client.json {
+            outln!(
+                "{} namespace {}",
+                if created { "created" } else { "updated" },
+                ns.name
+            );
+        }
+    }
     let mut answers = Vec::new();
     for spec in &specs {
         let answer = deploy_one(&client, spec).await?;
@@ -188,6 +209,12 @@ fn component_spec(args: &DeployArgs, path: &Path) -> Result<FunctionSpec, CliErr
     if let Some(interface) = &args.interface {
         metadata["interface"] = json!(interface);
     }
+    if let Some(ns) = &args.namespace {
+        metadata["namespace"] = json!(ns);
+    }
+    if let Some(privacy) = args.privacy {
+        metadata["privacy"] = json!(privacy);
+    }
     let mut limits = Map::new();
     for (k, v) in [
         ("memoryMb", args.memory_mb),
@@ -214,10 +241,10 @@ fn component_spec(args: &DeployArgs, path: &Path) -> Result<FunctionSpec, CliErr
 }
 
 /// Looks a variable up by name.
-type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(super) type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// `K=V` items as an object; a bare `K` is looked up with `fallback` when given.
-fn key_values(
+pub(super) fn key_values(
     flag: &str,
     items: &[String],
     fallback: Option<Lookup<'_>>,

@@ -38,6 +38,12 @@ enum KeysCommand {
         /// When the key stops working, e.g. `30d`, `12h` (from now).
         #[arg(long, value_parser = humantime::parse_duration)]
         expires_in: Option<std::time::Duration>,
+        /// What the key may do: admin, deploy, invoke or read.
+        #[arg(long, default_value = "admin")]
+        role: crate::model::access::Role,
+        /// A namespace the key acts in (repeat for several); every namespace without.
+        #[arg(long = "namespace", value_name = "NAME")]
+        namespaces: Vec<String>,
     },
     /// List keys (never the keys themselves).
     List,
@@ -65,7 +71,7 @@ pub async fn run(args: KeysArgs) -> Result<(), CliError> {
     }
 }
 
-fn expiry(expires_in: Option<std::time::Duration>) -> Option<Timestamp> {
+pub(super) fn expiry(expires_in: Option<std::time::Duration>) -> Option<Timestamp> {
     expires_in.map(|d| {
         Timestamp::from_millis(
             Timestamp::now()
@@ -87,11 +93,19 @@ async fn local(args: KeysArgs, store: Store<'_>) -> Result<(), CliError> {
         other => CliError::Other(other.into()),
     };
     match args.command {
-        KeysCommand::Create { name, expires_in } => {
-            let created = registry
-                .create_key(&name, expiry(expires_in))
-                .await
-                .map_err(failed)?;
+        KeysCommand::Create {
+            name,
+            expires_in,
+            role,
+            namespaces,
+        } => {
+            let key = crate::model::NewKey {
+                name,
+                expires_at: expiry(expires_in),
+                role,
+                namespaces: key_namespaces(namespaces)?,
+            };
+            let created = registry.create_key(key).await.map_err(failed)?;
             let mut v =
                 serde_json::to_value(&created.record).map_err(|e| CliError::Other(e.into()))?;
             v["key"] = json!(created.key);
@@ -113,6 +127,15 @@ async fn local(args: KeysArgs, store: Store<'_>) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `--namespace` flags as a key's namespaces: every one when none is given.
+fn key_namespaces(names: Vec<String>) -> Result<crate::model::access::Namespaces, CliError> {
+    if names.is_empty() {
+        return Ok(crate::model::access::Namespaces::All);
+    }
+    crate::model::access::Namespaces::only(names)
+        .map_err(|e| CliError::usage(format!("--namespace: {}", e.message)))
+}
+
 fn with_status(k: &ApiKeyRecord, now: Timestamp) -> Value {
     let mut v = serde_json::to_value(k).unwrap_or(Value::Null);
     v["status"] = json!(k.status(now));
@@ -122,8 +145,14 @@ fn with_status(k: &ApiKeyRecord, now: Timestamp) -> Value {
 async fn remote(args: KeysArgs) -> Result<(), CliError> {
     let client = Client::new(&args.client)?;
     match args.command {
-        KeysCommand::Create { name, expires_in } => {
-            let mut body = json!({ "name": name });
+        KeysCommand::Create {
+            name,
+            expires_in,
+            role,
+            namespaces,
+        } => {
+            let namespaces = (!namespaces.is_empty()).then_some(namespaces);
+            let mut body = json!({ "name": name, "role": role, "namespaces": namespaces });
             if let Some(t) = expiry(expires_in) {
                 body["expiresAt"] = json!(t.to_iso8601());
             }
@@ -178,13 +207,18 @@ fn print_list(keys: &[Value], json: bool) {
                 output::text(k.get("name")),
                 output::text(k.get("prefix")),
                 output::text(k.get("status")),
+                output::text(k.get("role")),
+                match k.get("namespaces") {
+                    None | Some(Value::Null) => "*".to_owned(),
+                    ns => output::list(ns),
+                },
                 output::text(k.get("createdAt")),
                 expires,
             ]
         })
         .collect();
     output::table(
-        &["ID", "NAME", "PREFIX", "STATUS", "CREATED", "EXPIRES"],
+        &["ID", "NAME", "PREFIX", "STATUS", "ROLE", "NAMESPACES", "CREATED", "EXPIRES"],
         &rows,
     );
 }

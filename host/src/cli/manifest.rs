@@ -78,6 +78,29 @@ pub enum ManifestError {
 struct RawManifest {
     #[serde(default)]
     functions: BTreeMap<String, RawFunction>,
+    #[serde(default)]
+    namespaces: BTreeMap<String, RawNamespace>,
+}
+
+/// A `[namespaces.NAME]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawNamespace {
+    description: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    secrets: BTreeMap<String, String>,
+}
+
+/// A namespace a manifest declares (`[namespaces.NAME]`), with `${NAME}` expanded: created
+/// when missing, else its description, env and secrets set, before the functions deploy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceSpec {
+    /// Its name.
+    pub name: String,
+    /// `description`, `env` and `secrets` as the API takes them (each only when given).
+    pub body: Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +120,8 @@ struct RawFunction {
     allowed_hosts: Vec<String>,
     limits: Option<RawLimits>,
     interface: Option<String>,
+    namespace: Option<String>,
+    privacy: Option<String>,
     dir: Option<String>,
     build: Option<String>,
     call: Option<Value>,
@@ -138,6 +163,57 @@ impl FunctionSpec {
     pub fn version(&self) -> &str {
         self.metadata["version"].as_str().unwrap_or_default()
     }
+}
+
+/// The namespaces the manifest at `path` declares, `${NAME}` expanded from the process
+/// environment (none when it declares none).
+pub fn load_namespaces(path: &Path) -> Result<Vec<NamespaceSpec>, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_namespaces(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// [`load_namespaces`] on manifest `text`.
+pub fn parse_namespaces(
+    text: &str,
+    path: &Path,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<NamespaceSpec>, ManifestError> {
+    let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    raw.namespaces
+        .into_iter()
+        .map(|(name, ns)| {
+            let x = |field: &str, text: &str| {
+                expand(text, var).map_err(|message| ManifestError::Variable {
+                    function: format!("(namespace {name})"),
+                    field: field.to_owned(),
+                    message,
+                })
+            };
+            let mut body = Map::new();
+            if let Some(d) = &ns.description {
+                body.insert("description".into(), Value::String(x("description", d)?));
+            }
+            for (field, map) in [("env", &ns.env), ("secrets", &ns.secrets)] {
+                if !map.is_empty() {
+                    let expanded = map
+                        .iter()
+                        .map(|(k, v)| Ok((k.clone(), Value::String(x(&format!("{field}.{k}"), v)?))))
+                        .collect::<Result<Map<_, _>, ManifestError>>()?;
+                    body.insert(field.into(), Value::Object(expanded));
+                }
+            }
+            Ok(NamespaceSpec {
+                name,
+                body: Value::Object(body),
+            })
+        })
+        .collect()
 }
 
 /// Reads the manifest at `path`, expanding `${NAME}` from the process environment.
@@ -225,6 +301,12 @@ fn spec(
     }
     if let Some(interface) = &f.interface {
         metadata["interface"] = Value::String(x("interface", interface)?);
+    }
+    if let Some(namespace) = &f.namespace {
+        metadata["namespace"] = Value::String(x("namespace", namespace)?);
+    }
+    if let Some(privacy) = &f.privacy {
+        metadata["privacy"] = Value::String(x("privacy", privacy)?);
     }
     if let Some(l) = f.limits {
         let mut limits = Map::new();
@@ -384,5 +466,42 @@ mod tests {
             "s3cr3t-token|d e|"
         );
         assert!(expand("${A-B}", &vars).is_err());
+    }
+
+    #[test]
+    fn namespaces_and_a_functions_namespace_and_privacy() {
+        let text = r#"
+            [namespaces.shop]
+            description = "the shop"
+            env = { CURRENCY = "EUR" }
+            secrets = { TOKEN = "${TOKEN}" }
+
+            [namespaces.bare]
+
+            [functions.cart]
+            version = "1.0.0"
+            component = "cart.wasm"
+            language = "rust"
+            namespace = "shop"
+            privacy = "public"
+        "#;
+        let path = Path::new("/p/fdo.toml");
+        let specs = parse(text, path, &vars).unwrap();
+        assert_eq!(specs[0].metadata["namespace"], "shop");
+        assert_eq!(specs[0].metadata["privacy"], "public");
+        let namespaces = parse_namespaces(text, path, &vars).unwrap();
+        assert_eq!(
+            namespaces,
+            [
+                NamespaceSpec { name: "bare".into(), body: json!({}) },
+                NamespaceSpec {
+                    name: "shop".into(),
+                    body: json!({"description": "the shop", "env": {"CURRENCY": "EUR"}, "secrets": {"TOKEN": "s3cr3t-token"}}),
+                },
+            ]
+        );
+        let unset = text.replace("${TOKEN}", "${NOPE}");
+        assert!(parse_namespaces(&unset, path, &vars).is_err());
+        assert!(parse_namespaces("[namespaces.x]\nenvv = {}", path, &vars).is_err());
     }
 }

@@ -18,6 +18,7 @@ macro_rules! outln {
 
 pub mod bench;
 pub mod build;
+pub mod access;
 pub mod client;
 pub mod deploy;
 mod embedded;
@@ -96,6 +97,10 @@ pub enum ClientCommand {
     Up(up::UpArgs),
     /// Benchmark a deployed function: load tiers, then calls at several concurrency levels.
     Bench(bench::BenchArgs),
+    /// Issue invocation tokens.
+    Tokens(access::TokensArgs),
+    /// Manage namespaces: groups of functions sharing env, secrets and a token key.
+    Namespaces(access::NamespacesArgs),
 }
 
 /// Why a client command failed; each kind has its exit code.
@@ -160,6 +165,8 @@ pub async fn run(command: ClientCommand) -> ExitCode {
         ClientCommand::Build(a) => a.json,
         ClientCommand::Up(_) => false,
         ClientCommand::Bench(a) => a.client.json,
+        ClientCommand::Tokens(a) => a.client.json,
+        ClientCommand::Namespaces(a) => a.client.json,
     };
     let result = match command {
         ClientCommand::Deploy(a) => deploy::run(a).await,
@@ -175,6 +182,8 @@ pub async fn run(command: ClientCommand) -> ExitCode {
         ClientCommand::Build(a) => build::run(a).await,
         ClientCommand::Up(a) => up::run(a).await,
         ClientCommand::Bench(a) => bench::run(a).await,
+        ClientCommand::Tokens(a) => access::tokens(a).await,
+        ClientCommand::Namespaces(a) => access::namespaces(a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

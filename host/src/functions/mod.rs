@@ -10,7 +10,9 @@
 //! logs, metrics and tracing.
 
 pub mod access;
+pub mod acting;
 pub mod observe;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,14 +26,18 @@ use tracing::Instrument as _;
 use crate::FastHash;
 use crate::loader::{LoadError, LoadResult, LoadTier, Loader};
 use crate::metrics::Gauges;
+use crate::model::access::{Privacy, TokenScope};
 use crate::model::{
     ApiKeyRecord, CreatedKey, DeployMetadata, Digest, FunctionRecord, HistoryEntry, Interface,
-    LogEntry, LogLevel, LogQuery, LogRecord, Resource, Timestamp, VersionRecord,
+    LogEntry, LogLevel, LogQuery, LogRecord, NamespaceDeleteOutcome, NamespaceInfo, NamespacePatch,
+    NamespaceRecord, NamespaceUpdate, NewKey, NewNamespace, PrivacyChange, Resource, Timestamp,
+    VersionRecord,
 };
 use crate::registry::{AuthError, Change, LogWriter, Registry, RegistryError};
 use crate::runtime::{CallLimits, CallOutcome, CallSpec, LoadedComponent, Runtime};
 use crate::validate::{AllowedHost, ValidationError};
-use access::{AccessError, HostKey, KeyCache, Principal};
+use access::{AccessError, Credential, HostKey, KeyCache, Principal, TokenCache};
+use tokens::{IssuedToken, Verifier, Verifiers};
 use observe::{CallContext, CallObserver, FinishedCall, LogRecorder, Observers};
 
 pub use crate::runtime::{CgiRequest, ComponentKind, InvokeError};
@@ -128,9 +134,26 @@ pub enum HostError {
     /// refused until it is back.
     #[error("the database is unreachable ({0}); writes are refused until it is back, loaded functions keep serving")]
     StoreUnreachable(String),
+    /// The credential is missing or not valid (a 401).
+    #[error(transparent)]
+    Unauthenticated(AccessError),
+    /// The credential is valid but does not cover the action (a 403, with what it lacks).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A fault of the host: storage, a component's bytes unreadable, a failed task.
     #[error(transparent)]
     Internal(anyhow::Error),
+}
+
+impl From<AccessError> for HostError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Unavailable(reason) => {
+                HostError::Internal(anyhow::anyhow!("verifying a credential: {reason}"))
+            }
+            other => HostError::Unauthenticated(other),
+        }
+    }
 }
 
 impl From<RegistryError> for HostError {
@@ -212,6 +235,11 @@ pub struct FunctionHost {
     host_key: HostKey,
     /// Keys verified recently.
     keys: KeyCache,
+    /// Tokens verified recently.
+    tokens: TokenCache,
+    /// Every namespace's token verifier by key id; `None` until first needed and after a
+    /// namespace changed (then rebuilt from one listing).
+    verifiers: std::sync::RwLock<Option<Arc<Verifiers>>>,
 }
 
 impl FunctionHost {
@@ -243,6 +271,8 @@ impl FunctionHost {
             observers: std::iter::once(recorder).chain(observers).collect(),
             host_key: HostKey::new(options.api_key),
             keys: KeyCache::default(),
+            tokens: TokenCache::default(),
+            verifiers: std::sync::RwLock::new(None),
         }
     }
 
@@ -292,19 +322,29 @@ impl FunctionHost {
         metadata: DeployMetadata,
         bytes: Vec<u8>,
     ) -> Result<Deployed, HostError> {
+        let privacy = metadata.privacy();
         let bytes = Arc::new(bytes);
         let loaded = self.loader.compile_new(bytes.clone()).await?;
         check_interface(&metadata, loaded.component.kind())?;
-        let outcome = self.registry.deploy(metadata, bytes).await?;
+        let mut outcome = self.registry.deploy(metadata, bytes).await?;
         if outcome.created {
             self.share_artifact(&outcome.version.component.digest).await;
         }
         let load = LoadInfo::from_result(&loaded);
         let kind = loaded.component.kind();
+        // Privacy belongs to the function, not the version: an identical redeploy may change it.
+        if !outcome.created
+            && let Some(privacy) = privacy
+            && privacy != outcome.function.privacy
+        {
+            outcome.function = self.set_privacy(&outcome.function.id, privacy).await?.function;
+        }
         if outcome.created {
             self.changed(&outcome.function.id);
+            let namespace = self.namespace(&outcome.function.namespace).await?;
             let active = self.activate(
                 outcome.function.clone(),
+                &namespace,
                 outcome.function.active.clone(),
                 loaded.component,
                 load.clone(),
@@ -431,11 +471,20 @@ impl FunctionHost {
         match change {
             Change::Function(id) => self.changed(id),
             Change::Key(_) => self.keys.clear(),
+            // A namespace's env and secrets are part of its functions' loaded state.
+            Change::Namespace(name) => {
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.active.retain(|_, a| a.record.namespace != *name);
+                self.drop_verifiers();
+            }
+            Change::TokenKey(_) => self.drop_verifiers(),
             Change::Unknown { .. } => {
                 self.generation
                     .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 self.active.clear();
                 self.keys.clear();
+                self.drop_verifiers();
             }
         }
     }
@@ -450,12 +499,14 @@ impl FunctionHost {
     /// Loads a function's active version; if that fails, the newest earlier version that
     /// loads, reported as degraded.
     async fn load_record(&self, record: Arc<FunctionRecord>) -> Result<Active, HostError> {
+        let namespace = self.namespace(&record.namespace).await?;
         let first = self.load_version(&record.active).await;
         let err = match first {
             Ok(loaded) => {
                 let load = LoadInfo::from_result(&loaded);
                 return Ok(self.activate(
                     record.clone(),
+                    &namespace,
                     record.active.clone(),
                     loaded.component,
                     load,
@@ -501,7 +552,7 @@ impl FunctionHost {
                     );
                     entry.version = Some(v.version.clone());
                     self.logs.push(entry);
-                    return Ok(self.activate(record.clone(), v, loaded.component, load));
+                    return Ok(self.activate(record.clone(), &namespace, v, loaded.component, load));
                 }
                 Err(e) => reasons.push(format!("version {} failed to load: {e}", v.version)),
             }
@@ -520,14 +571,23 @@ impl FunctionHost {
         Ok(self.loader.load(&v.component.digest, &source).await?)
     }
 
+    /// The function ready to call: `served` with its namespace's env and secrets merged under
+    /// its own (the function's value wins on a clash).
     fn activate(
         &self,
         record: Arc<FunctionRecord>,
+        namespace: &NamespaceRecord,
         served: VersionRecord,
         component: Arc<LoadedComponent>,
         load: LoadInfo,
     ) -> Active {
-        let mut env: BTreeMap<String, String> = served.env.clone();
+        let mut env: BTreeMap<String, String> = namespace.env.clone();
+        for (k, v) in namespace.secrets.iter() {
+            env.insert(k.to_owned(), v.to_owned());
+        }
+        for (k, v) in &served.env {
+            env.insert(k.clone(), v.clone());
+        }
         for (k, v) in served.secrets.iter() {
             env.insert(k.to_owned(), v.to_owned());
         }
@@ -547,6 +607,7 @@ impl FunctionHost {
         let secret_values = served
             .secrets
             .iter()
+            .chain(namespace.secrets.iter())
             .map(|(_, v)| v.to_owned())
             .filter(|v| v.len() >= 4)
             .collect();
@@ -751,12 +812,8 @@ impl FunctionHost {
     }
 
     /// Creates an API key; its plaintext is in the answer and nowhere else.
-    pub async fn create_key(
-        &self,
-        name: &str,
-        expires_at: Option<Timestamp>,
-    ) -> Result<CreatedKey, HostError> {
-        Ok(self.registry.create_key(name, expires_at).await?)
+    pub async fn create_key(&self, key: NewKey) -> Result<CreatedKey, HostError> {
+        Ok(self.registry.create_key(key).await?)
     }
 
     /// Every API key (active, expired and revoked), oldest first.
@@ -782,10 +839,74 @@ impl FunctionHost {
         Ok(self.registry.create_first_key("admin").await?)
     }
 
-    /// Who `presented` (an `X-API-Key` value) stands for: the host key, or a stored key that
-    /// is neither revoked nor expired. Answered from memory for a key verified in the last
-    /// [`access::KEY_CACHE_TTL`].
-    pub async fn authenticate(&self, presented: &[u8]) -> Result<Arc<Principal>, AccessError> {
+    /// Who `credential` stands for: the host key, a stored key that is neither revoked nor
+    /// expired, or a token that verifies. Answered from memory for a key verified in the last
+    /// [`access::KEY_CACHE_TTL`] and for a token verified since the last rotation.
+    pub async fn authenticate(
+        &self,
+        credential: Credential<'_>,
+    ) -> Result<Arc<Principal>, AccessError> {
+        match credential {
+            Credential::None => Err(AccessError::Missing),
+            Credential::Key(key) => self.authenticate_key(key).await,
+            Credential::Token(token) => self.authenticate_token(token).await,
+        }
+    }
+
+    async fn authenticate_token(&self, presented: &[u8]) -> Result<Arc<Principal>, AccessError> {
+        let hash = access::hash(presented);
+        if let Some(known) = self.tokens.fresh(&hash, access::now_ms()) {
+            return Ok(known);
+        }
+        let epoch = self.tokens.epoch();
+        let text = std::str::from_utf8(presented).map_err(|_| AccessError::InvalidToken)?;
+        let verifiers = self.verifiers().await?;
+        let verified = tokens::verify(text, &verifiers).ok_or(AccessError::InvalidToken)?;
+        let who = Arc::new(Principal::Token(verified.scope));
+        self.tokens
+            .insert(hash, epoch, verified.expires_ms, who.clone());
+        Ok(who)
+    }
+
+    /// Every namespace's token verifier, built from one listing when missing.
+    async fn verifiers(&self) -> Result<Arc<Verifiers>, AccessError> {
+        if let Some(v) = self
+            .verifiers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+        {
+            return Ok(v);
+        }
+        let epoch = self.tokens.epoch();
+        let namespaces = self
+            .registry
+            .list_namespaces()
+            .await
+            .map_err(|e| AccessError::Unavailable(e.to_string()))?;
+        let built: Arc<Verifiers> = Arc::new(
+            namespaces
+                .iter()
+                .map(|ns| {
+                    (
+                        ns.record.token_key.id.clone(),
+                        Arc::new(Verifier::new(&ns.record)),
+                    )
+                })
+                .collect(),
+        );
+        let mut slot = self
+            .verifiers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A rotation while we listed: what we read may be stale; use it once, keep none.
+        if self.tokens.epoch() == epoch {
+            *slot = Some(built.clone());
+        }
+        Ok(built)
+    }
+
+    async fn authenticate_key(&self, presented: &[u8]) -> Result<Arc<Principal>, AccessError> {
         if presented.is_empty() {
             return Err(AccessError::Missing);
         }
@@ -804,6 +925,8 @@ impl FunctionHost {
                 let who = Arc::new(Principal::ApiKey {
                     id: info.id,
                     name: info.name,
+                    role: info.role,
+                    namespaces: info.namespaces,
                 });
                 self.keys
                     .insert(hash, info.expires_at.map(|t| t.as_millis()), who.clone());
@@ -857,6 +980,92 @@ impl crate::loader::ComponentSource for RegistrySource<'_> {
                 .await
                 .map_err(|e| e.to_string())
         })
+    }
+}
+
+/// Namespaces, privacy, tokens: the access model's operations (unchecked: the server calls them
+/// through [`acting::Acting`], which checks the caller's rights first).
+impl FunctionHost {
+    /// A namespace as stored (cached by the registry).
+    pub async fn namespace(&self, name: &str) -> Result<Arc<NamespaceRecord>, HostError> {
+        Ok(self.registry.get_namespace(name).await?)
+    }
+
+    /// Every namespace with its function count, by name.
+    pub async fn namespaces(&self) -> Result<Vec<NamespaceInfo>, HostError> {
+        Ok(self.registry.list_namespaces().await?)
+    }
+
+    /// Creates a namespace.
+    pub async fn create_namespace(
+        &self,
+        namespace: NewNamespace,
+    ) -> Result<Arc<NamespaceRecord>, HostError> {
+        let created = self.registry.create_namespace(namespace).await?;
+        self.apply_change(&Change::Namespace(created.name.clone()));
+        Ok(created)
+    }
+
+    /// Changes a namespace; its functions see the new env and secrets from their next call.
+    pub async fn update_namespace(
+        &self,
+        name: &str,
+        patch: NamespacePatch,
+    ) -> Result<NamespaceUpdate, HostError> {
+        let updated = self.registry.update_namespace(name, patch).await?;
+        self.apply_change(&Change::Namespace(name.to_owned()));
+        Ok(updated)
+    }
+
+    /// Deletes a namespace (with its functions when `cascade`).
+    pub async fn delete_namespace(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> Result<NamespaceDeleteOutcome, HostError> {
+        let outcome = self.registry.delete_namespace(name, cascade).await?;
+        for id in &outcome.functions {
+            self.changed(id);
+            self.runtime.forget(id);
+            for observer in &self.observers {
+                observer.function_deleted(id);
+            }
+        }
+        self.apply_change(&Change::Namespace(name.to_owned()));
+        Ok(outcome)
+    }
+
+    /// Replaces a namespace's token key: its earlier tokens stop working at once.
+    pub async fn rotate_token_key(&self, name: &str) -> Result<Arc<NamespaceRecord>, HostError> {
+        let rotated = self.registry.rotate_token_key(name).await?;
+        self.apply_change(&Change::TokenKey(name.to_owned()));
+        Ok(rotated)
+    }
+
+    /// Sets a function's privacy (no new version; a history row when it changes).
+    pub async fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, HostError> {
+        let change = self.registry.set_privacy(id, privacy).await?;
+        self.changed(id);
+        Ok(change)
+    }
+
+    /// Signs a token for `scope` (the function, when the scope is one, must be in the scope's
+    /// namespace: the caller resolved it).
+    pub async fn issue_token(
+        &self,
+        scope: TokenScope,
+        expires_at: Option<Timestamp>,
+    ) -> Result<IssuedToken, HostError> {
+        let namespace = self.namespace(scope.namespace()).await?;
+        tokens::issue(&namespace, scope, expires_at).map_err(|e| HostError::Internal(e.into()))
+    }
+
+    fn drop_verifiers(&self) {
+        *self
+            .verifiers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.tokens.invalidate();
     }
 }
 

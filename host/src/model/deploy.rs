@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::access::{Privacy, validate_namespace_name};
 use super::{Interface, Language, Limits, Secrets};
 use crate::validate::{
     MAX_CONCURRENCY, MAX_MEMORY_MB, MAX_TIMEOUT_MS, ValidationError, validate_allowed_hosts,
@@ -43,6 +44,12 @@ pub struct DeployFields {
     pub allowed_hosts: Vec<String>,
     /// How a WASI command is called (`rpc` unless `"interface": "http"`).
     pub interface: Interface,
+    /// The function's namespace: `None` keeps an existing function's and puts a new one in
+    /// `default`. Not part of the version: a function belongs to one namespace.
+    pub namespace: Option<String>,
+    /// The function's privacy: `None` keeps an existing function's, `private` for a new one.
+    /// Not part of the version.
+    pub privacy: Option<Privacy>,
 }
 
 impl TryFrom<DeployFields> for DeployMetadata {
@@ -57,6 +64,9 @@ impl TryFrom<DeployFields> for DeployMetadata {
         validate_env(&fields.env)?;
         validate_secrets(fields.secrets.as_map(), &fields.env)?;
         validate_allowed_hosts(&fields.allowed_hosts)?;
+        if let Some(ns) = &fields.namespace {
+            validate_namespace_name(ns)?;
+        }
         Ok(DeployMetadata { fields })
     }
 }
@@ -112,6 +122,16 @@ impl DeployMetadata {
         self.fields.interface
     }
 
+    /// The namespace asked for, if any.
+    pub fn namespace(&self) -> Option<&str> {
+        self.fields.namespace.as_deref()
+    }
+
+    /// The privacy asked for, if any.
+    pub fn privacy(&self) -> Option<Privacy> {
+        self.fields.privacy
+    }
+
     /// The fields, to change some and build another (`try_into` checks them again).
     pub fn into_fields(self) -> DeployFields {
         self.fields
@@ -125,7 +145,8 @@ impl DeployMetadata {
 /// there are none — the reference marks it required). Optional (absent or `null`): `limits`
 /// (`memoryMb`, `timeoutMs`, `maxConcurrency`; unknown keys rejected so a typo is not silently
 /// ignored), `env`, `secrets` (objects of strings), `allowedHosts` (array of strings),
-/// `interface` (`rpc` or `http`, see [`Interface`]).
+/// `interface` (`rpc` or `http`, see [`Interface`]), `namespace` (a name), `privacy`
+/// (`private` or `public`).
 pub fn parse_deploy_metadata(body: &Value) -> Result<DeployMetadata, ValidationError> {
     let Some(obj) = body.as_object() else {
         return Err(ValidationError::new(
@@ -196,6 +217,32 @@ pub fn parse_deploy_metadata(body: &Value) -> Result<DeployMetadata, ValidationE
         }
     };
 
+    let namespace = match obj.get("namespace") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(ns)) => {
+            validate_namespace_name(ns)?;
+            Some(ns.clone())
+        }
+        Some(other) => {
+            return Err(ValidationError::new(
+                "namespace",
+                other.clone(),
+                "Invalid namespace: must be a string",
+            ));
+        }
+    };
+    let privacy = match obj.get("privacy") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => Some(p.parse()?),
+        Some(other) => {
+            return Err(ValidationError::new(
+                "privacy",
+                other.clone(),
+                "Invalid privacy: must be private or public",
+            ));
+        }
+    };
+
     // Every rule has run above, in the order the fields are read.
     Ok(DeployMetadata {
         fields: DeployFields {
@@ -209,6 +256,8 @@ pub fn parse_deploy_metadata(body: &Value) -> Result<DeployMetadata, ValidationE
             secrets,
             allowed_hosts,
             interface,
+            namespace,
+            privacy,
         },
     })
 }

@@ -9,7 +9,10 @@
 //! * [`Digest`]: the content address of a component (SHA-256).
 //! * the records every layer speaks (`records.rs`): [`Timestamp`], [`FunctionRecord`],
 //!   [`VersionRecord`], history, API keys, log entries and queries, [`Resource`].
+//! * [`access`]: who may do what: roles, namespace scopes, privacy, principals, the one
+//!   permission check.
 
+pub mod access;
 mod deploy;
 mod digest;
 mod interface;
@@ -28,7 +31,9 @@ pub use log::{InvalidLogLevel, LogLevel};
 pub use records::{
     ApiKeyRecord, ComponentRef, CreatedKey, DEFAULT_LOG_QUERY_LIMIT, DeleteOutcome, DeployOutcome,
     FunctionRecord, GcReport, HistoryAction, HistoryEntry, KeyInfo, KeyStatus, LevelFilter,
-    LogEntry, LogOrder, LogOutcome, LogQuery, LogRecord, MAX_LOG_QUERY_LIMIT, Resource,
-    RollbackOutcome, Timestamp, VersionRecord,
+    LogEntry, LogOrder, LogOutcome, LogQuery, LogRecord, MAX_LOG_QUERY_LIMIT,
+    MAX_NAMESPACE_DESCRIPTION_CHARS, NamespaceDeleteOutcome, NamespaceInfo, NamespacePatch,
+    NamespaceRecord, NamespaceUpdate, NewKey, NewNamespace, PrivacyChange, Resource,
+    RollbackOutcome, Timestamp, TokenKey, VersionRecord,
 };
 pub use secrets::Secrets;

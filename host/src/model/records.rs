@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
+use super::access::{Namespaces, Privacy, Role};
 use super::{Digest, Interface, Language, Limits, LogLevel, Secrets};
 
 /// Entries returned by a log query when the caller gives no limit.
@@ -141,6 +142,10 @@ pub struct FunctionRecord {
     pub created_at: Timestamp,
     /// Last deploy or rollback.
     pub updated_at: Timestamp,
+    /// The namespace the function belongs to.
+    pub namespace: String,
+    /// Whether calls need a credential.
+    pub privacy: Privacy,
     /// The version that serves calls.
     pub active: VersionRecord,
 }
@@ -197,15 +202,34 @@ pub enum HistoryAction {
     Deploy,
     /// An existing version was re-activated.
     Rollback,
+    /// The function's privacy changed (`detail`: `private -> public`).
+    Privacy,
+    /// The env or secrets of the function's namespace changed (`detail` names them).
+    Namespace,
 }
 
 impl HistoryAction {
+    /// Every action.
+    pub const ALL: [HistoryAction; 4] = [
+        HistoryAction::Deploy,
+        HistoryAction::Rollback,
+        HistoryAction::Privacy,
+        HistoryAction::Namespace,
+    ];
+
     /// Lowercase name, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             HistoryAction::Deploy => "deploy",
             HistoryAction::Rollback => "rollback",
+            HistoryAction::Privacy => "privacy",
+            HistoryAction::Namespace => "namespace",
         }
+    }
+
+    /// The action stored as `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
     }
 }
 
@@ -223,6 +247,9 @@ pub struct HistoryEntry {
     pub action: HistoryAction,
     /// The version active before, if any.
     pub previous_version: Option<String>,
+    /// What changed, for `privacy` and `namespace` rows (never a secret's value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// When.
     pub at: Timestamp,
 }
@@ -243,6 +270,10 @@ pub struct ApiKeyRecord {
     pub expires_at: Option<Timestamp>,
     /// Revocation time, if revoked.
     pub revoked_at: Option<Timestamp>,
+    /// What the key may do.
+    pub role: Role,
+    /// Where (`null`: every namespace).
+    pub namespaces: Namespaces,
 }
 
 /// Whether a key can be used.
@@ -297,6 +328,156 @@ pub struct KeyInfo {
     pub name: String,
     /// Key expiry, if any.
     pub expires_at: Option<Timestamp>,
+    /// What the key may do.
+    pub role: Role,
+    /// Where.
+    pub namespaces: Namespaces,
+}
+
+/// A key to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    /// Human-readable label (1-255 characters, no control characters).
+    pub name: String,
+    /// When it stops working (in the future); never when `None`.
+    pub expires_at: Option<Timestamp>,
+    /// What it may do.
+    pub role: Role,
+    /// Where.
+    pub namespaces: Namespaces,
+}
+
+impl NewKey {
+    /// An admin key for every namespace (what every key was before roles).
+    pub fn admin(name: impl Into<String>, expires_at: Option<Timestamp>) -> Self {
+        NewKey {
+            name: name.into(),
+            expires_at,
+            role: Role::Admin,
+            namespaces: Namespaces::All,
+        }
+    }
+}
+
+/// A namespace's token signing key: an Ed25519 seed and its id (the tokens' `kid`). Rotating
+/// replaces both. `Debug` never shows the seed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenKey {
+    /// The key id, 16 hex characters, new at every rotation.
+    pub id: String,
+    /// The Ed25519 private key seed.
+    pub seed: [u8; 32],
+}
+
+impl TokenKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        use rand::RngCore as _;
+        let mut seed = [0u8; 32];
+        rand::rng().fill_bytes(&mut seed);
+        let mut id = [0u8; 8];
+        rand::rng().fill_bytes(&mut id);
+        TokenKey {
+            id: hex::encode(id),
+            seed,
+        }
+    }
+}
+
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenKey")
+            .field("id", &self.id)
+            .field("seed", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A namespace: functions sharing env, secrets and a token signing key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceRecord {
+    /// Its name (function id rules).
+    pub name: String,
+    /// Free text (may be empty).
+    pub description: String,
+    /// Environment variables every function of the namespace sees (under its own).
+    pub env: BTreeMap<String, String>,
+    /// Secrets every function of the namespace sees (under its own); write-only.
+    pub secrets: Secrets,
+    /// Signs and verifies the namespace's invocation tokens.
+    pub token_key: TokenKey,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change (including a token key rotation).
+    pub updated_at: Timestamp,
+}
+
+/// A namespace with the number of its functions (listings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceInfo {
+    /// The namespace.
+    pub record: std::sync::Arc<NamespaceRecord>,
+    /// How many functions it holds.
+    pub function_count: usize,
+}
+
+/// Longest namespace description, in characters.
+pub const MAX_NAMESPACE_DESCRIPTION_CHARS: usize = 1024;
+
+/// A namespace to create.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewNamespace {
+    /// Its name (function id rules).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Secrets.
+    pub secrets: Secrets,
+}
+
+/// A change to a namespace, as JSON merge patch: absent fields stay; in `env` and `secrets`,
+/// a value sets the entry and `None` removes it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NamespacePatch {
+    /// A new description.
+    pub description: Option<String>,
+    /// Entries to set (`Some`) or remove (`None`).
+    pub env: BTreeMap<String, Option<String>>,
+    /// Entries to set (`Some`) or remove (`None`).
+    pub secrets: BTreeMap<String, Option<String>>,
+}
+
+/// What a namespace delete removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceDeleteOutcome {
+    /// The namespace.
+    pub name: String,
+    /// The functions deleted with it (a cascade), by id.
+    pub functions: Vec<String>,
+    /// Component blobs no longer referenced, removed from disk.
+    pub components_removed: usize,
+}
+
+/// What a privacy change did.
+#[derive(Debug, Clone)]
+pub struct PrivacyChange {
+    /// The function after the change.
+    pub function: std::sync::Arc<FunctionRecord>,
+    /// The privacy before.
+    pub previous: Privacy,
+}
+
+/// What an update did.
+#[derive(Debug, Clone)]
+pub struct NamespaceUpdate {
+    /// The namespace after the change.
+    pub record: std::sync::Arc<NamespaceRecord>,
+    /// The functions whose environment changed (each got a `namespace` history row).
+    pub functions: Vec<String>,
+    /// What changed for them (the history rows' detail), if anything did.
+    pub detail: Option<String>,
 }
 
 /// How an invocation ended, attached to the entry that summarises it.
@@ -463,6 +644,8 @@ pub enum Resource {
     ApiKey,
     /// A component blob (`id` is its hex digest).
     Component,
+    /// A namespace (`id` is its name).
+    Namespace,
 }
 
 impl Resource {
@@ -474,6 +657,7 @@ impl Resource {
             Resource::Version => "Version",
             Resource::ApiKey => "API key",
             Resource::Component => "Component",
+            Resource::Namespace => "Namespace",
         }
     }
 
@@ -566,6 +750,8 @@ mod tests {
             created_at: now,
             expires_at: None,
             revoked_at: None,
+            role: Role::Admin,
+            namespaces: Namespaces::All,
         };
         assert_eq!(k.status(now), KeyStatus::Active);
         k.expires_at = Some(now);

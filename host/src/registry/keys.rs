@@ -74,9 +74,15 @@ pub(crate) struct StoredKey {
 
 /// A new key, checked: its record, its plaintext (shown once) and the hash to store.
 pub(crate) fn new_key(
-    name: &str,
-    expires_at: Option<crate::model::Timestamp>,
+    key: crate::model::NewKey,
 ) -> Result<(crate::model::ApiKeyRecord, String, [u8; 32]), ValidationError> {
+    let crate::model::NewKey {
+        name,
+        expires_at,
+        role,
+        namespaces,
+    } = key;
+    let name = name.as_str();
     validate_key_name(name)?;
     let now = crate::model::Timestamp::now();
     if let Some(at) = expires_at
@@ -97,6 +103,8 @@ pub(crate) fn new_key(
         created_at: now,
         expires_at,
         revoked_at: None,
+        role,
+        namespaces,
     };
     Ok((record, plaintext, hash))
 }
@@ -127,6 +135,8 @@ pub(crate) fn verify_among(
         id: key.record.id.clone(),
         name: key.record.name.clone(),
         expires_at: key.record.expires_at,
+        role: key.record.role,
+        namespaces: key.record.namespaces.clone(),
     })
 }
 

@@ -25,6 +25,7 @@ use std::sync::Arc;
 mod blobs;
 mod keys;
 mod logs;
+mod namespaces;
 mod postgres;
 mod schema;
 mod sqlite;
@@ -49,11 +50,13 @@ pub use sqlite::{
     DATABASE_FILE_NAME, DEFAULT_BUSY_TIMEOUT, DEFAULT_EXTERNAL_CHANGE_POLL,
     DEFAULT_READ_CONNECTIONS, SqliteOptions, SqliteRegistry, SqliteStore,
 };
+use crate::model::access::Privacy;
 
 use crate::model::{
     ApiKeyRecord, CreatedKey, DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord,
-    GcReport, HistoryEntry, KeyInfo, LogQuery, LogRecord, Resource, RollbackOutcome, Timestamp,
-    VersionRecord,
+    GcReport, HistoryEntry, KeyInfo, LogQuery, LogRecord, NamespaceDeleteOutcome, NamespaceInfo,
+    NamespacePatch, NamespaceRecord, NamespaceUpdate, NewKey, NewNamespace, PrivacyChange,
+    Resource, RollbackOutcome, VersionRecord,
 };
 use crate::validate::ValidationError;
 
@@ -65,6 +68,10 @@ pub enum Change {
     Function(String),
     /// An API key was created or revoked (its id).
     Key(String),
+    /// A namespace was created, changed or deleted (its name): its functions' env and secrets.
+    Namespace(String),
+    /// A namespace's token signing key was rotated (its name).
+    TokenKey(String),
     /// A kind this build does not know (written by a newer host): drop everything.
     Unknown {
         /// The feed's kind.
@@ -80,6 +87,8 @@ impl Change {
         match kind {
             "function" => Change::Function(key.to_owned()),
             "key" => Change::Key(key.to_owned()),
+            "namespace" => Change::Namespace(key.to_owned()),
+            "token-key" => Change::TokenKey(key.to_owned()),
             _ => Change::Unknown {
                 kind: kind.to_owned(),
                 key: key.to_owned(),
@@ -273,12 +282,8 @@ pub trait Registry: Send + Sync {
     async fn gc_components(&self) -> Result<GcReport, RegistryError>;
 
     /// Creates a key; the plaintext is in the result and nowhere else. `expires_at` must be in
-    /// the future.
-    async fn create_key(
-        &self,
-        name: &str,
-        expires_at: Option<Timestamp>,
-    ) -> Result<CreatedKey, RegistryError>;
+    /// the future; each listed namespace must exist (`NotFound` otherwise).
+    async fn create_key(&self, key: NewKey) -> Result<CreatedKey, RegistryError>;
 
     /// Creates key `name` (no expiry) only if the store holds no key at all, atomically: of
     /// hosts starting at once on an empty store, exactly one creates it. `None`: there were
@@ -295,6 +300,40 @@ pub trait Registry: Send + Sync {
     /// Checks a presented key (`None` or empty: [`AuthError::Missing`]; unknown, revoked or
     /// expired: [`AuthError::Invalid`]).
     async fn verify_key(&self, presented: Option<&str>) -> Result<KeyInfo, AuthError>;
+
+    /// Sets a function's privacy, with a `privacy` history row when it changes. `NotFound` if
+    /// the function is unknown.
+    async fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, RegistryError>;
+
+    /// Creates a namespace with a fresh token key. `Conflict` if the name is taken.
+    async fn create_namespace(&self, namespace: NewNamespace) -> Result<Arc<NamespaceRecord>, RegistryError>;
+
+    /// One namespace, with its secrets and token key (cached: it is read when a function is
+    /// loaded). `NotFound` if unknown.
+    async fn get_namespace(&self, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError>;
+
+    /// Every namespace with its function count, ordered by name.
+    async fn list_namespaces(&self) -> Result<Vec<NamespaceInfo>, RegistryError>;
+
+    /// Changes a namespace's description, env or secrets; when env or secrets change, each of
+    /// its functions gets a `namespace` history row in the same transaction.
+    async fn update_namespace(
+        &self,
+        name: &str,
+        patch: NamespacePatch,
+    ) -> Result<NamespaceUpdate, RegistryError>;
+
+    /// Deletes a namespace. One that holds functions is a `Conflict` unless `cascade`, which
+    /// deletes them with their versions, history and logs in the same transaction. `default`
+    /// cannot be deleted (`Invalid`).
+    async fn delete_namespace(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> Result<NamespaceDeleteOutcome, RegistryError>;
+
+    /// Replaces a namespace's token key: every token it signed stops verifying.
+    async fn rotate_token_key(&self, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError>;
 
     /// A handle for recording log entries without blocking.
     fn log_writer(&self) -> LogWriter;

@@ -124,6 +124,74 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE versions ADD COLUMN interface TEXT NOT NULL DEFAULT 'rpc'
         CHECK (interface IN ('rpc', 'http'));
     "#,
+    // 4: access (issue 22). Namespaces with env, secrets and a token signing key; functions
+    // get a namespace and a privacy; keys a role and an optional namespace list; history
+    // records privacy and namespace changes (the table is rebuilt to widen its CHECK).
+    // The `default` namespace row is written by `ensure_default_namespace` (its key comes
+    // from the OS's random source, not SQLite's PRNG). ALTER TABLE cannot add a column with a
+    // foreign key and a non-null default, so triggers keep `functions.namespace` pointing at a
+    // namespace, and keep namespaces holding functions (and `default`) from being deleted.
+    r#"
+    CREATE TABLE namespaces (
+        name         TEXT PRIMARY KEY,
+        description  TEXT NOT NULL DEFAULT '',
+        env          TEXT NOT NULL DEFAULT '{}',  -- JSON object
+        secrets      TEXT NOT NULL DEFAULT '{}',  -- JSON object
+        token_key    BLOB NOT NULL CHECK (length(token_key) = 32),  -- Ed25519 seed
+        token_key_id TEXT NOT NULL UNIQUE,  -- the tokens' kid
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE TRIGGER namespaces_keep_default BEFORE DELETE ON namespaces
+        WHEN OLD.name = 'default'
+    BEGIN
+        SELECT RAISE(ABORT, 'the default namespace cannot be deleted');
+    END;
+    CREATE TRIGGER namespaces_keep_functions BEFORE DELETE ON namespaces
+        WHEN EXISTS (SELECT 1 FROM functions WHERE namespace = OLD.name)
+    BEGIN
+        SELECT RAISE(ABORT, 'the namespace still holds functions');
+    END;
+    CREATE TRIGGER namespaces_name_immutable BEFORE UPDATE OF name ON namespaces
+    BEGIN
+        SELECT RAISE(ABORT, 'namespace names are immutable');
+    END;
+
+    ALTER TABLE functions ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE functions ADD COLUMN privacy TEXT NOT NULL DEFAULT 'private'
+        CHECK (privacy IN ('private', 'public'));
+    CREATE INDEX functions_by_namespace ON functions (namespace, id);
+    CREATE TRIGGER functions_namespace_exists BEFORE INSERT ON functions
+        WHEN NOT EXISTS (SELECT 1 FROM namespaces WHERE name = NEW.namespace)
+    BEGIN
+        SELECT RAISE(ABORT, 'unknown namespace');
+    END;
+    CREATE TRIGGER functions_namespace_update BEFORE UPDATE OF namespace ON functions
+        WHEN NOT EXISTS (SELECT 1 FROM namespaces WHERE name = NEW.namespace)
+    BEGIN
+        SELECT RAISE(ABORT, 'unknown namespace');
+    END;
+
+    ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'
+        CHECK (role IN ('admin', 'deploy', 'invoke', 'read'));
+    ALTER TABLE api_keys ADD COLUMN namespaces TEXT;  -- JSON array; NULL: every namespace
+
+    CREATE TABLE history_v4 (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        function_id      TEXT NOT NULL REFERENCES functions (id) ON DELETE CASCADE,
+        version          TEXT NOT NULL,
+        action           TEXT NOT NULL
+            CHECK (action IN ('deploy', 'rollback', 'privacy', 'namespace')),
+        previous_version TEXT,
+        detail           TEXT,
+        at               INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO history_v4 (seq, function_id, version, action, previous_version, at)
+        SELECT seq, function_id, version, action, previous_version, at FROM history;
+    DROP TABLE history;
+    ALTER TABLE history_v4 RENAME TO history;
+    CREATE INDEX history_by_function ON history (function_id, seq);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -151,6 +219,28 @@ pub fn migrate(conn: &mut Connection) -> Result<(), RegistryError> {
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
     }
+    ensure_default_namespace(conn)?;
+    Ok(())
+}
+
+/// Creates the `default` namespace if it is missing (a fresh or just-migrated database), with
+/// a token key from the OS's random source.
+fn ensure_default_namespace(conn: &mut Connection) -> Result<(), RegistryError> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM namespaces WHERE name = 'default')",
+        [],
+        |row| row.get(0),
+    )?;
+    if exists {
+        return Ok(());
+    }
+    let key = crate::model::TokenKey::generate();
+    let now = crate::model::Timestamp::now().as_millis();
+    conn.execute(
+        "INSERT OR IGNORE INTO namespaces (name, token_key, token_key_id, created_at, updated_at)
+         VALUES ('default', ?1, ?2, ?3, ?3)",
+        rusqlite::params![key.seed, key.id, now],
+    )?;
     Ok(())
 }
 
@@ -169,12 +259,16 @@ mod tests {
         assert_eq!(v, latest_version());
         let tables: i64 = conn
             .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('functions','versions','history','api_keys','logs','meta')",
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('functions','versions','history','api_keys','logs','meta','namespaces')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 6);
+        assert_eq!(tables, 7);
+        let default: i64 = conn
+            .query_row("SELECT count(*) FROM namespaces WHERE name = 'default'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(default, 1);
     }
 
     #[test]

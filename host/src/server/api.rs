@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -47,6 +48,8 @@ impl From<HostError> for ApiError {
                 tracing::warn!(error = %why, "request refused: the database is unreachable");
                 ApiError::StoreUnreachable(why)
             }
+            HostError::Unauthenticated(e) => e.into(),
+            HostError::Forbidden(message) => ApiError::Forbidden(message),
             HostError::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -86,23 +89,32 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
     })
 }
 
-/// `GET /metrics`, Prometheus text format.
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+/// `GET /metrics`, Prometheus text format (every function's figures: a key for every
+/// namespace only).
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    state
+        .host
+        .acting(&caller)
+        .check_global(crate::model::access::Action::Read)?;
     let gauges = state.host.gauges().await;
-    (
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         state.metrics.render(gauges),
     )
-        .into_response()
+        .into_response())
 }
 
 /// `POST /v1/api/functions`: JSON with base64 `code`, or multipart with `metadata` and
 /// `component` parts.
 pub async fn deploy(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Deployment>, ApiError> {
@@ -125,7 +137,7 @@ pub async fn deploy(
         }
     };
     // The loader reports the deploy's compile to the metrics itself.
-    let deployed = state.host.deploy(metadata, bytes).await?;
+    let deployed = state.host.acting(&caller).deploy(metadata, bytes).await?;
     Ok(Json(Deployment::new(&deployed)))
 }
 
@@ -210,11 +222,22 @@ async fn read_multipart(
     Ok((metadata, component))
 }
 
-/// `GET /v1/api/functions`.
+/// `GET /v1/api/functions?namespace=`: the functions the caller may see, of one namespace
+/// when asked.
 pub async fn list(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    query: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Vec<FunctionMetadata>>, ApiError> {
-    let records = state.host.list().await?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+    if let Some(ns) = &query.namespace {
+        crate::model::access::validate_namespace_name(ns)?;
+    }
+    let records = state
+        .host
+        .acting(&caller)
+        .list(query.namespace.as_deref())
+        .await?;
     Ok(Json(
         records
             .iter()
@@ -223,16 +246,24 @@ pub async fn list(
     ))
 }
 
+/// Query of `GET /v1/api/functions`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ListParams {
+    namespace: Option<String>,
+}
+
 /// `GET /v1/api/functions/:id` and `/info`: metadata and how the served version was loaded.
 pub async fn info(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<FunctionInfo>, ApiError> {
     validate_function_id(&id)?;
-    match state.host.get(&id).await {
+    let acting = state.host.acting(&caller);
+    match acting.get(&id).await {
         Ok(active) => Ok(Json(FunctionInfo::loaded(&active))),
         Err(HostError::Unloadable { id, reason }) => {
-            let record = state.host.function(&id).await?;
+            let record = acting.function(&id).await?;
             Ok(Json(FunctionInfo::failed(&record, reason)))
         }
         Err(e) => Err(e.into()),
@@ -242,15 +273,19 @@ pub async fn info(
 /// `GET /v1/api/functions/:id/versions`: every version and the deployment history.
 pub async fn versions(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<VersionList>, ApiError> {
     validate_function_id(&id)?;
-    Ok(Json(VersionList::from(&state.host.versions(&id).await?)))
+    Ok(Json(VersionList::from(
+        &state.host.acting(&caller).versions(&id).await?,
+    )))
 }
 
 /// `POST /v1/api/functions/:id/rollback` with `{"version"}`.
 pub async fn rollback(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -278,7 +313,7 @@ pub async fn rollback(
         }
     };
     crate::validate::validate_version(&version)?;
-    let (active, previous) = state.host.rollback(&id, &version).await?;
+    let (active, previous) = state.host.acting(&caller).rollback(&id, &version).await?;
     Ok(Json(Rollback {
         id,
         version: active.record.active.version.clone(),
@@ -291,10 +326,11 @@ pub async fn rollback(
 /// `DELETE /v1/api/functions/:id`: the function, its versions and history.
 pub async fn delete(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Deleted>, ApiError> {
     validate_function_id(&id)?;
-    state.host.delete(&id).await?;
+    state.host.acting(&caller).delete(&id).await?;
     Ok(Json(Deleted {
         status: DeleteStatus::Deleted,
         id,
@@ -302,15 +338,20 @@ pub async fn delete(
 }
 
 /// `GET /v1/api/keys`.
-pub async fn list_keys(State(state): State<Arc<AppState>>) -> Result<Json<KeyList>, ApiError> {
-    let keys = state.host.list_keys().await?;
+pub async fn list_keys(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+) -> Result<Json<KeyList>, ApiError> {
+    let keys = state.host.acting(&caller).list_keys().await?;
     let now = Timestamp::now();
     Ok(Json(KeyList {
         keys: keys.iter().map(|k| ApiKey::with_status(k, now)).collect(),
     }))
 }
 
-/// `POST /v1/api/keys` with `{"name", "expiresAt"?}`: the key is in this answer only.
+/// `POST /v1/api/keys` with `{"name", "expiresAt"?, "role"?, "namespaces"?}`: the key is in
+/// this answer only. `role` defaults to `admin` and `namespaces` (null or absent) to every
+/// namespace; nobody creates a key with more rights than their own.
 pub async fn create_key(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
@@ -356,7 +397,51 @@ pub async fn create_key(
         )
         .into());
     }
-    let created = state.host.create_key(&name, expires_at).await?;
+    let role = match value.get("role") {
+        None | Some(Value::Null) => crate::model::access::Role::Admin,
+        Some(Value::String(r)) => r.parse()?,
+        Some(other) => {
+            return Err(crate::validate::ValidationError::new(
+                "role",
+                other.clone(),
+                "Invalid role: must be one of admin, deploy, invoke, read",
+            )
+            .into());
+        }
+    };
+    let namespaces = match value.get("namespaces") {
+        None | Some(Value::Null) => crate::model::access::Namespaces::All,
+        Some(Value::Array(items)) => {
+            let names = items
+                .iter()
+                .map(|v| {
+                    v.as_str().map(str::to_owned).ok_or_else(|| {
+                        crate::validate::ValidationError::new(
+                            "namespaces",
+                            v.clone(),
+                            "Invalid namespaces: each must be a namespace name",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            crate::model::access::Namespaces::only(names)?
+        }
+        Some(other) => {
+            return Err(crate::validate::ValidationError::new(
+                "namespaces",
+                other.clone(),
+                "Invalid namespaces: must be a list of namespace names, or null for every namespace",
+            )
+            .into());
+        }
+    };
+    let key = crate::model::NewKey {
+        name,
+        expires_at,
+        role,
+        namespaces,
+    };
+    let created = state.host.acting(&caller).create_key(key).await?;
     tracing::info!(key = %created.record.id, by = %caller, "API key created");
     Ok((
         StatusCode::CREATED,
@@ -373,7 +458,7 @@ pub async fn revoke_key(
     Caller(caller): Caller,
     Path(key_id): Path<String>,
 ) -> Result<Json<ApiKey>, ApiError> {
-    let record = state.host.revoke_key(&key_id).await?;
+    let record = state.host.acting(&caller).revoke_key(&key_id).await?;
     tracing::info!(key = %record.id, by = %caller, "API key revoked");
     Ok(Json(ApiKey::with_status(&record, Timestamp::now())))
 }

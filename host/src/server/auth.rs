@@ -1,7 +1,13 @@
-//! The gate every protected request passes: the per-IP rate limit, then the `X-API-Key`
-//! check, which yields the [`Principal`] the request acts for ([`Caller`]).
+//! The gate every protected request passes: the per-IP rate limit, then the credential check,
+//! which yields the [`Principal`] the request acts for ([`Caller`]).
 //!
-//! Keys are checked by [`FunctionHost::authenticate`](crate::functions::FunctionHost::authenticate)
+//! A credential is an API key (`X-API-Key: KEY`, or `Authorization: Bearer KEY`) or an
+//! invocation token (`Authorization: Bearer JWT`). Management routes need one ([`gate`]);
+//! invocations do not ([`call_gate`]): a public function takes calls without, and the invoke
+//! handler decides once it knows the function. A credential that is presented is always
+//! checked: a bad one is a 401 even on a public function.
+//!
+//! Keys and tokens are checked by [`FunctionHost::authenticate`](crate::functions::FunctionHost::authenticate)
 //! (the host key, stored keys, a short cache: see `functions/access.rs`).
 
 use std::net::SocketAddr;
@@ -16,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 use super::ratelimit::{Decision, Scope, admit_one};
-use crate::functions::access::{AccessError, Principal};
+use crate::functions::access::{AccessError, Credential, Principal};
 
 /// Who an admitted request acts for; an extractor for the handlers behind the gate.
 #[derive(Debug, Clone)]
@@ -34,16 +40,56 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// The per-IP rate limit and authentication, as middleware.
+/// Who an admitted call acts for: `None` when it presented no credential (enough for a public
+/// function only).
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<Arc<Principal>>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<MaybeCaller>()
+            .cloned()
+            .unwrap_or(MaybeCaller(None)))
+    }
+}
+
+/// The per-IP rate limit and authentication, as middleware: a credential is required.
 pub async fn gate(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
-    match admit(&state, peer, request.headers()).await {
+    pass(&state, peer, request, next, true).await
+}
+
+/// The gate of invocations: the per-IP rate limit, and a credential checked when presented.
+pub async fn call_gate(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    pass(&state, peer, request, next, false).await
+}
+
+async fn pass(
+    state: &AppState,
+    peer: SocketAddr,
+    mut request: Request,
+    next: Next,
+    required: bool,
+) -> Response {
+    match admit(state, peer, request.headers(), required).await {
         Ok((caller, decision)) => {
-            request.extensions_mut().insert(Caller(caller));
+            if let Some(who) = &caller {
+                request.extensions_mut().insert(Caller(who.clone()));
+            }
+            request.extensions_mut().insert(MaybeCaller(caller));
             let mut response = next.run(request).await;
             annotate(&mut response, decision);
             response
@@ -52,14 +98,39 @@ pub async fn gate(
     }
 }
 
-/// The gate's checks: the per-IP rate limit, then the key. `Ok` carries who the request acts
-/// for and the rate-limit decision for [`annotate`]; `Err` is the answer to send instead of
-/// handling the request.
+/// The credential `headers` carry: `X-API-Key`, else `Authorization: Bearer` (a token when
+/// it has a JWT's shape, a key otherwise).
+pub(super) fn credential(headers: &HeaderMap) -> Credential<'_> {
+    if let Some(key) = headers.get("x-api-key") {
+        return Credential::Key(key.as_bytes());
+    }
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Credential::None;
+    };
+    let value = value.as_bytes();
+    let bearer = value
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|_| value[7..].trim_ascii());
+    match bearer {
+        // An unknown scheme is no credential this host knows: as if it were absent.
+        None => Credential::None,
+        Some(b) if b.starts_with(b"eyJ") && b.iter().filter(|&&c| c == b'.').count() == 2 => {
+            Credential::Token(b)
+        }
+        Some(b) => Credential::Key(b),
+    }
+}
+
+/// The gate's checks: the per-IP rate limit, then the credential (`required`: its absence is
+/// a 401). `Ok` carries who the request acts for and the rate-limit decision for [`annotate`];
+/// `Err` is the answer to send instead of handling the request.
 pub(super) async fn admit(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
-) -> Result<(Arc<Principal>, Option<Decision>), Response> {
+    required: bool,
+) -> Result<(Option<Arc<Principal>>, Option<Decision>), Response> {
     let decision = if state.ip_limiter.enabled() {
         let key = peer.ip().to_string();
         Some(
@@ -69,14 +140,16 @@ pub(super) async fn admit(
     } else {
         None
     };
-    let presented = headers
-        .get("x-api-key")
-        .map_or(&[][..], HeaderValue::as_bytes);
-    let caller = state
-        .host
-        .authenticate(presented)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
+    let caller = match credential(headers) {
+        Credential::None if !required => None,
+        presented => Some(
+            state
+                .host
+                .authenticate(presented)
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?,
+        ),
+    };
     Ok((caller, decision))
 }
 
@@ -98,6 +171,7 @@ impl From<AccessError> for ApiError {
         match e {
             AccessError::Missing => ApiError::MissingKey,
             AccessError::Invalid => ApiError::InvalidKey,
+            AccessError::InvalidToken => ApiError::InvalidToken,
             AccessError::Unavailable(reason) => {
                 ApiError::Internal(anyhow::anyhow!("verifying an API key: {reason}"))
             }

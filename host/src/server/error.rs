@@ -33,6 +33,8 @@ pub mod code {
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
     /// The version exists with other code (409).
     pub const CONFLICT: &str = "CONFLICT";
+    /// A valid credential that does not cover the action (403).
+    pub const FORBIDDEN: &str = "FORBIDDEN";
     /// A fault of the host (500).
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
 }
@@ -88,6 +90,10 @@ pub enum ApiError {
     MissingKey,
     /// A key that is unknown, revoked or expired.
     InvalidKey,
+    /// A token that is malformed, tampered with, expired or signed with a rotated-away key.
+    InvalidToken,
+    /// A valid credential that does not cover the action; the message says what it lacks.
+    Forbidden(String),
     /// Over a rate limit.
     RateLimited {
         /// `ip` or `function`.
@@ -156,7 +162,10 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
+            ApiError::MissingKey | ApiError::InvalidKey | ApiError::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Invocation { error, .. } => match error {
                 e if e.is_client_error() => StatusCode::BAD_REQUEST,
@@ -180,7 +189,10 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => code::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => code::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict { .. } => code::CONFLICT,
-            ApiError::MissingKey | ApiError::InvalidKey => code::AUTHENTICATION_ERROR,
+            ApiError::MissingKey | ApiError::InvalidKey | ApiError::InvalidToken => {
+                code::AUTHENTICATION_ERROR
+            }
+            ApiError::Forbidden(_) => code::FORBIDDEN,
             ApiError::RateLimited { .. } => RATE_LIMITED,
             ApiError::Invocation { error, .. } if error.is_client_error() => {
                 code::VALIDATION_ERROR
@@ -210,6 +222,8 @@ impl ApiError {
             }
             ApiError::MissingKey => "Missing API key".into(),
             ApiError::InvalidKey => "Invalid API key".into(),
+            ApiError::InvalidToken => "Invalid token".into(),
+            ApiError::Forbidden(message) => message.clone(),
             ApiError::RateLimited {
                 scope, retry_after, ..
             } => format!(
@@ -244,6 +258,8 @@ impl ApiError {
             ApiError::Unavailable { id, .. } => Some(json!({ "id": id, "reason": "unavailable" })),
             ApiError::MissingKey
             | ApiError::InvalidKey
+            | ApiError::InvalidToken
+            | ApiError::Forbidden(_)
             | ApiError::RateLimited { .. }
             | ApiError::StoreUnreachable(_)
             | ApiError::Internal(_) => None,

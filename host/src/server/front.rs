@@ -59,9 +59,10 @@ impl Service<Request> for Front {
             let state = self.state.clone();
             let peer = self.peer;
             return Box::pin(async move {
-                let mut response = match auth::admit(&state, peer, request.headers()).await {
-                    Ok((_caller, decision)) => {
-                        let mut response = invoke::invoke_function(state, id, request).await;
+                let mut response = match auth::admit(&state, peer, request.headers(), false).await {
+                    Ok((caller, decision)) => {
+                        let mut response =
+                            invoke::invoke_function(state, id, caller, request).await;
                         auth::annotate(&mut response, decision);
                         response
                     }

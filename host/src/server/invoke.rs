@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use tracing::Instrument as _;
 
 use super::AppState;
+use super::auth::{Caller, MaybeCaller};
+use crate::functions::access::Principal;
 use super::body::{check_json_body, parse_json, read_limited};
 use super::error::ApiError;
 use super::extract::Path;
@@ -34,20 +36,22 @@ pub struct GuestResponse;
 /// `ANY /v1/functions/:id`, and `/v1/functions/:id/invoke`, which behaves identically.
 pub async fn invoke(
     state: State<Arc<AppState>>,
+    MaybeCaller(caller): MaybeCaller,
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    invoke_function(state.0, id, request).await
+    invoke_function(state.0, id, caller, request).await
 }
 
 /// What [`invoke`] answers, for the front's direct path (`front.rs`).
 pub(super) async fn invoke_function(
     state: Arc<AppState>,
     id: String,
+    caller: Option<Arc<Principal>>,
     request: Request,
 ) -> Response {
     let span = invoke_span(&id);
-    dispatch(state, id, None, request)
+    dispatch(state, id, caller, None, request)
         .instrument(span)
         .await
         .unwrap_or_else(IntoResponse::into_response)
@@ -56,11 +60,12 @@ pub(super) async fn invoke_function(
 /// `ANY /v1/functions/:id/*rest`: sub-paths, for HTTP handlers.
 pub async fn invoke_path(
     state: State<Arc<AppState>>,
+    MaybeCaller(caller): MaybeCaller,
     Path((id, rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
     let span = invoke_span(&id);
-    dispatch(state.0, id, Some(rest), request)
+    dispatch(state.0, id, caller, Some(rest), request)
         .instrument(span)
         .await
         .unwrap_or_else(IntoResponse::into_response)
@@ -84,6 +89,7 @@ fn request_id(request: &Request) -> String {
 async fn dispatch(
     state: Arc<AppState>,
     id: String,
+    caller: Option<Arc<Principal>>,
     rest: Option<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -98,7 +104,7 @@ async fn dispatch(
     }
     let context = CallContext::http(request_id(&request));
     tracing::Span::current().record("request_id", context.request_id.as_str());
-    let active = state.host.get(&id).await?;
+    let active = state.host.callable(&id, caller.as_deref()).await?;
     if active.kind() == ComponentKind::Http {
         return pass_through(state, active, rest, context, request).await;
     }
@@ -299,6 +305,7 @@ pub const DEFAULT_LOGS_LIMIT: usize = 100;
 /// is 1 to 1000 (default 100).
 pub async fn logs(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     params: Result<Query<LogsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<LogList>, ApiError> {
@@ -330,7 +337,7 @@ pub async fn logs(
             }
         },
     };
-    let records = state.host.logs(query).await?;
+    let records = state.host.acting(&caller).logs(query).await?;
     Ok(Json(LogList {
         logs: records.iter().map(LogItem::from).collect(),
     }))

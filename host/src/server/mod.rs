@@ -6,6 +6,7 @@
 //! listener and a shutdown future, so tests run the real server on port 0 and stop it when
 //! they like. `app.rs` builds it all.
 
+mod access;
 mod api;
 mod auth;
 mod body;
@@ -128,29 +129,55 @@ pub async fn serve(
 pub fn router(state: Arc<AppState>) -> Router {
     let management = Router::new()
         .route("/functions", get(api::list).post(api::deploy))
-        .route("/functions/{id}", get(api::info).delete(api::delete))
+        .route(
+            "/functions/{id}",
+            get(api::info)
+                .delete(api::delete)
+                .patch(access::patch_function),
+        )
         .route("/functions/{id}/info", get(api::info))
         .route("/functions/{id}/rollback", post(api::rollback))
         .route("/functions/{id}/versions", get(api::versions))
         .route("/functions/{id}/stats", get(stats::function))
         .route("/stats", get(stats::all))
         .route("/keys", get(api::list_keys).post(api::create_key))
-        .route("/keys/{key_id}", axum::routing::delete(api::revoke_key));
+        .route("/keys/{key_id}", axum::routing::delete(api::revoke_key))
+        .route(
+            "/namespaces",
+            get(access::list_namespaces).post(access::create_namespace),
+        )
+        .route(
+            "/namespaces/{name}",
+            get(access::get_namespace)
+                .patch(access::update_namespace)
+                .delete(access::delete_namespace),
+        )
+        .route(
+            "/namespaces/{name}/rotate-token-key",
+            post(access::rotate_token_key),
+        )
+        .route("/tokens", post(access::issue_token));
+    // Calls: a credential is checked when presented, and needed for a private function only.
     let calls = Router::new()
         .route("/{id}", any(invoke::invoke))
         .route("/{id}/invoke", any(invoke::invoke))
-        .route("/{id}/logs", get(invoke::logs))
-        .route("/{id}/{*rest}", any(invoke::invoke_path));
+        .route("/{id}/{*rest}", any(invoke::invoke_path))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::call_gate,
+        ));
+    let logs = Router::new().route("/{id}/logs", get(invoke::logs));
     let protected = Router::new()
         .nest("/v1/api", management.clone())
         .nest("/api", management)
-        .nest("/v1/functions", calls.clone())
-        .nest("/functions", calls)
+        .nest("/v1/functions", logs.clone())
+        .nest("/functions", logs)
         .route("/metrics", get(api::metrics))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::gate,
-        ));
+        ))
+        .merge(Router::new().nest("/v1/functions", calls.clone()).nest("/functions", calls));
     Router::new()
         .route("/", get(api::root))
         .route("/health", get(api::health))

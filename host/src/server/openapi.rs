@@ -139,7 +139,7 @@ fn dependencies_schema() -> utoipa::openapi::Object {
     )
 }
 
-fn env_schema() -> utoipa::openapi::Object {
+pub(super) fn env_schema() -> utoipa::openapi::Object {
     string_map(
         crate::validate::MAX_ENV_ENTRIES,
         Some(ENV_NAME_PATTERN),
@@ -147,7 +147,7 @@ fn env_schema() -> utoipa::openapi::Object {
     )
 }
 
-fn secrets_schema() -> utoipa::openapi::Object {
+pub(super) fn secrets_schema() -> utoipa::openapi::Object {
     let mut schema = string_map(
         crate::validate::MAX_ENV_ENTRIES,
         Some(ENV_NAME_PATTERN),
@@ -180,7 +180,20 @@ struct CreateKeyRequest {
     /// When the key stops working (ISO 8601, in the future); never when absent.
     #[schema(format = DateTime)]
     expires_at: Option<String>,
+    /// What the key may do (default `admin`); never more than the creating key's role.
+    #[schema(value_type = Option<super::wire::RoleName>)]
+    role: Option<String>,
+    /// The namespaces the key acts in (1 to 64 names); absent or null: every namespace.
+    /// Never beyond the creating key's.
+    #[schema(min_items = 1, max_items = 64, inline)]
+    namespaces: Option<Vec<NamespaceName>>,
 }
+
+/// A namespace name: the function id rules.
+#[derive(ToSchema)]
+#[schema(pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")]
+#[allow(dead_code)] // a schema only
+struct NamespaceName(String);
 
 /// The body of an RPC or typed call.
 #[derive(ToSchema)]
@@ -286,7 +299,11 @@ mod paths {
         path = "/v1/api/functions",
         operation_id = "listFunctions",
         tag = "functions",
-        responses((status = 200, description = "Every function, by id", body = Vec<FunctionMetadata>))
+        params(("namespace" = Option<String>, Query, description = "Only the functions of this namespace", pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$", max_length = 255)),
+        responses(
+            (status = 200, description = "Every function the caller may see, by id", body = Vec<FunctionMetadata>),
+            (status = 400, description = "Invalid namespace (VALIDATION_ERROR)", body = ErrorBody),
+        )
     )]
     async fn list() {}
 
@@ -395,7 +412,9 @@ mod paths {
         responses(
             (status = 201, description = "Created", body = CreatedApiKey,
                 links(("RevokeKey" = (operation_id = "revokeKey", parameters(("keyId" = "$response.body#/id")), description = "Revoke the key")))),
-            (status = 400, description = "Invalid name or expiry (VALIDATION_ERROR)", body = ErrorBody),
+            (status = 400, description = "Invalid name, expiry, role or namespaces (VALIDATION_ERROR)", body = ErrorBody),
+            (status = 403, description = "The key would have more rights than the caller's own, or the caller cannot manage keys (FORBIDDEN)", body = ErrorBody),
+            (status = 404, description = "A listed namespace does not exist (NOT_FOUND)", body = ErrorBody),
             (status = 413, description = "Body over 64 KiB (PAYLOAD_TOO_LARGE)", body = ErrorBody),
             (status = 415, description = "Content-Type other than JSON (UNSUPPORTED_MEDIA_TYPE)", body = ErrorBody),
             (status = 503, description = "The shared database (--database) is unreachable: refused until it is back (INTERNAL_ERROR)", body = ErrorBody),
@@ -644,6 +663,14 @@ mod paths {
         paths::list_keys,
         paths::create_key,
         paths::revoke_key,
+        super::access::paths::list_namespaces,
+        super::access::paths::create_namespace,
+        super::access::paths::get_namespace,
+        super::access::paths::update_namespace,
+        super::access::paths::delete_namespace,
+        super::access::paths::rotate_token_key,
+        super::access::paths::patch_function,
+        super::access::paths::issue_token,
         paths::invoke,
         paths::invoke_path,
         paths::logs,
@@ -663,6 +690,8 @@ mod paths {
         (name = "invoke", description = "Call functions"),
         (name = "logs", description = "What functions logged"),
         (name = "keys", description = "API keys"),
+        (name = "namespaces", description = "Groups of functions sharing env, secrets and a token key"),
+        (name = "tokens", description = "Invocation tokens"),
         (name = "stats", description = "Calls over the last 15 minutes"),
         (name = "console", description = "The web console"),
         (name = "meta", description = "The service itself"),
@@ -696,6 +725,14 @@ const PUBLIC: [&str; 6] = [
     "/console/{path}",
 ];
 
+/// The invoke routes: a credential (a key or a token) for a private function, none for a
+/// public one.
+const INVOKE: [&str; 3] = [
+    "/v1/functions/{id}",
+    "/v1/functions/{id}/invoke",
+    "/v1/functions/{id}/{path}",
+];
+
 /// The document: what utoipa generates from the declarations above, with what every protected
 /// operation shares (the `X-API-Key` scheme, 401, 429 and 500) and the legacy paths added.
 pub fn document() -> &'static Value {
@@ -715,13 +752,18 @@ pub fn document_text() -> &'static str {
 
 fn complete(doc: &mut Value) {
     doc["components"]["securitySchemes"] = json!({
-        "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" }
+        "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" },
+        "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "an API key, or an invocation token (JWT) on the invoke routes" }
     });
-    doc["security"] = json!([{ "apiKey": [] }]);
+    doc["security"] = json!([{ "apiKey": [] }, { "bearer": [] }]);
     let error = json!({ "$ref": "#/components/schemas/Error" });
     let common = json!({
         "401": {
-            "description": "Missing, unknown, revoked or expired API key (AUTHENTICATION_ERROR)",
+            "description": "Missing, unknown, revoked or expired API key, or an invalid token (AUTHENTICATION_ERROR)",
+            "content": { "application/json": { "schema": error } }
+        },
+        "403": {
+            "description": "A valid credential that does not cover the action; the message says what it lacks (FORBIDDEN)",
             "content": { "application/json": { "schema": error } }
         },
         "429": {
@@ -758,7 +800,7 @@ fn complete(doc: &mut Value) {
         .flat_map(|ops| ops.values_mut())
         .filter_map(|op| op.get_mut("parameters").and_then(Value::as_array_mut))
         .flatten()
-        .filter(|p| p["in"] == "path" && p["name"] == "id")
+        .filter(|p| p["in"] == "path" && (p["name"] == "id" || p["name"] == "name"))
     {
         param["schema"]["pattern"] = json!(ID_PATTERN);
     }
@@ -791,6 +833,10 @@ fn complete(doc: &mut Value) {
             if PUBLIC.contains(&path.as_str()) {
                 op["security"] = json!([]);
                 continue;
+            }
+            // A public function takes calls without a credential.
+            if INVOKE.contains(&path.as_str()) {
+                op["security"] = json!([{ "apiKey": [] }, { "bearer": [] }, {}]);
             }
             let responses = &mut op["responses"];
             for (status, response) in common.as_object().into_iter().flatten() {

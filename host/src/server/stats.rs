@@ -10,7 +10,7 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
+use super::{AppState, Caller};
 use super::error::ApiError;
 use super::extract::Path;
 use super::wire::{Kind, LoadFields};
@@ -137,11 +137,13 @@ pub struct StatsSummary {
 /// `GET /v1/api/functions/:id/stats`.
 pub async fn function(
     State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<FunctionStats>, ApiError> {
     validate_function_id(&id)?;
-    // Answers for functions that exist only (an unknown id is a 404, as everywhere).
-    state.host.function(&id).await?;
+    // Answers for functions that exist (and the caller may see) only: an unknown id is a 404,
+    // as everywhere.
+    state.host.acting(&caller).function(&id).await?;
     let h = state.stats.history(&id, unix_now());
     Ok(Json(FunctionStats {
         id,
@@ -163,8 +165,11 @@ pub async fn function(
 }
 
 /// `GET /v1/api/stats`.
-pub async fn all(State(state): State<Arc<AppState>>) -> Result<Json<StatsSummary>, ApiError> {
-    let records = state.host.list().await?;
+pub async fn all(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+) -> Result<Json<StatsSummary>, ApiError> {
+    let records = state.host.acting(&caller).list(None).await?;
     let now = unix_now();
     let functions = records
         .iter()

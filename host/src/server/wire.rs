@@ -12,6 +12,7 @@ use crate::model::{
     ApiKeyRecord, FunctionRecord, HistoryAction, HistoryEntry, Interface, KeyStatus, Language,
     LogLevel, LogOutcome, LogRecord, Timestamp, VersionRecord,
 };
+use crate::model::access::{Namespaces, Privacy, Role};
 
 /// An ISO 8601 UTC timestamp with milliseconds, as every answer writes them.
 pub type Iso8601 = String;
@@ -73,6 +74,13 @@ pub struct FunctionMetadata {
     #[serde(skip_serializing_if = "Interface::is_default")]
     #[schema(value_type = InterfaceName)]
     pub interface: Interface,
+    /// The function's namespace (not in version lists' entries' history: a function's
+    /// namespace is the function's, not a version's).
+    #[schema(pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$")]
+    pub namespace: String,
+    /// Whether calls need a credential (`private`) or not (`public`).
+    #[schema(value_type = PrivacyName)]
+    pub privacy: Privacy,
 }
 
 impl FunctionMetadata {
@@ -97,8 +105,22 @@ impl FunctionMetadata {
             secrets: v.secrets.names().map(str::to_owned).collect(),
             allowed_hosts: v.allowed_hosts.clone(),
             interface: v.interface,
+            namespace: record.namespace.clone(),
+            privacy: record.privacy,
         }
     }
+}
+
+/// Whether calling a function needs a credential.
+#[derive(ToSchema)]
+#[schema(as = Privacy)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // a schema only: the wire type is `model::access::Privacy`
+pub(super) enum PrivacyName {
+    /// Calls need an API key or a token that covers the function (the default).
+    Private,
+    /// Anyone may call it (rate limits still apply); managing it needs a key.
+    Public,
 }
 
 /// The language names of the reference.
@@ -331,6 +353,10 @@ pub struct HistoryItem {
     pub previous_version: Option<String>,
     /// When.
     pub at: Iso8601,
+    /// What changed, for `privacy` (`private -> public`) and `namespace` (the names of the
+    /// namespace's env variables and secrets that changed; never a value) entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// What a history entry records.
@@ -341,6 +367,8 @@ pub struct HistoryItem {
 enum HistoryActionName {
     Deploy,
     Rollback,
+    Privacy,
+    Namespace,
 }
 
 impl From<&HistoryEntry> for HistoryItem {
@@ -352,6 +380,7 @@ impl From<&HistoryEntry> for HistoryItem {
             action: h.action,
             previous_version: h.previous_version.clone(),
             at: iso(h.at),
+            detail: h.detail.clone(),
         }
     }
 }
@@ -524,10 +553,32 @@ pub struct ApiKey {
     pub expires_at: Option<Iso8601>,
     /// Revocation time, if revoked.
     pub revoked_at: Option<Iso8601>,
+    /// What it may do.
+    #[schema(value_type = RoleName)]
+    pub role: Role,
+    /// The namespaces it acts in; null for every namespace.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub namespaces: Namespaces,
     /// Its status now (not in the answer to a creation).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<KeyStatusName>)]
     pub status: Option<KeyStatus>,
+}
+
+/// What a key may do.
+#[derive(ToSchema)]
+#[schema(as = Role)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // a schema only: the wire type is `model::access::Role`
+pub(super) enum RoleName {
+    /// Everything.
+    Admin,
+    /// Deploy, roll back, change privacy, delete, and read.
+    Deploy,
+    /// Call functions and issue tokens for them.
+    Invoke,
+    /// List and read functions, versions, logs and stats.
+    Read,
 }
 
 /// Whether a key can be used.
@@ -551,6 +602,8 @@ impl ApiKey {
             created_at: iso(k.created_at),
             expires_at: k.expires_at.map(iso),
             revoked_at: k.revoked_at.map(iso),
+            role: k.role,
+            namespaces: k.namespaces.clone(),
             status: None,
         }
     }

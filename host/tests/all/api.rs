@@ -78,7 +78,12 @@ async fn authentication_errors_are_the_reference_ones() {
 
     // An expired key is invalid too.
     let soon = fdo::model::Timestamp::from_millis(fdo::model::Timestamp::now().as_millis() + 300);
-    let expiring = s.app.host.create_key("short", Some(soon)).await.unwrap();
+    let expiring = s
+        .app
+        .host
+        .create_key(fdo::model::NewKey::admin("short", Some(soon)))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let (status, body) = decode(with(&expiring.key).await.unwrap()).await;
     assert_eq!(

@@ -19,6 +19,7 @@
 //! - filter with nextest's expressions, e.g. `cargo nextest run -p fdo -E 'test(/^api::/)'`
 //!   for one module, or `cargo test -p fdo --test all api::` without nextest.
 
+mod access;
 mod api;
 mod api_dispatch;
 mod authoring;

@@ -31,9 +31,21 @@ mod rows;
 mod schema;
 
 use rows::{
-    VERSION_COLUMNS, function_from, function_select, insert_history, insert_version, load_function,
-    load_history, load_keys, load_version, query_logs, require_function, version_at,
+    NAMESPACE_COLUMNS, VERSION_COLUMNS, function_from, function_select, insert_history,
+    insert_version, load_function, load_history, load_keys, load_namespace, load_version,
+    namespace_from, query_logs, require_function, version_at,
 };
+use tokio_postgres::types::Json;
+
+use super::namespaces::{
+    check_same_namespace, namespace_not_empty, patch_namespace, validate_namespace,
+};
+use crate::model::access::{DEFAULT_NAMESPACE, Privacy};
+use crate::model::{
+    NamespaceDeleteOutcome, NamespaceInfo, NamespacePatch, NamespaceRecord, NamespaceUpdate,
+    NewKey, NewNamespace, PrivacyChange, TokenKey,
+};
+use crate::validate::ValidationError;
 
 use super::keys::{StoredKey, new_key, verify_among};
 use super::logs::{LogWriter, LogWriterConfig};
@@ -415,11 +427,10 @@ impl PostgresRegistry {
     /// feed lock, so hosts starting at once create one between them).
     async fn insert_key(
         &self,
-        name: &str,
-        expires_at: Option<Timestamp>,
+        key: NewKey,
         only_first: bool,
     ) -> Result<Option<CreatedKey>, RegistryError> {
-        let (record, plaintext, hash) = new_key(name, expires_at)?;
+        let (record, plaintext, hash) = new_key(key)?;
         let mut client = self.client().await?;
         let client: &mut tokio_postgres::Client = &mut client;
         let tx = client.transaction().await?;
@@ -433,15 +444,23 @@ impl PostgresRegistry {
                 return Ok(None);
             }
         }
+        let list = record.namespaces.as_list();
+        for ns in list.iter().flatten() {
+            if load_namespace(&tx, ns).await?.is_none() {
+                return Err(not_found(Resource::Namespace, ns));
+            }
+        }
         tx.execute(
-            "INSERT INTO api_keys (id, name, prefix, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_keys (id, name, prefix, hash, created_at, expires_at, role, namespaces) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &record.id,
                 &record.name,
                 &record.prefix,
                 &hash.as_slice(),
                 &record.created_at.as_millis(),
-                &expires_at.map(Timestamp::as_millis),
+                &record.expires_at.map(Timestamp::as_millis),
+                &record.role.as_str(),
+                &list.map(Json),
             ],
         )
         .await?;
@@ -464,6 +483,9 @@ impl PostgresRegistry {
         digest: &Digest,
     ) -> Result<DeployOutcome, RegistryError> {
         check_redeploy(&existing, metadata, digest)?;
+        if let Some(current) = load_function(client, metadata.id()).await? {
+            check_same_namespace(&current.namespace, metadata)?;
+        }
         // Same bytes: make sure they are stored intact (this heals damaged or missing ones).
         let hex = digest.to_hex();
         let intact: Option<bool> = client
@@ -576,20 +598,38 @@ impl Registry for PostgresRegistry {
             )
             .await?;
         }
-        let previous: Option<String> = tx
+        let existing = tx
             .query_opt(
-                "SELECT active_version FROM functions WHERE id = $1",
+                "SELECT active_version, namespace, privacy FROM functions WHERE id = $1",
                 &[&metadata.id()],
             )
-            .await?
-            .map(|row| row.try_get(0))
-            .transpose()?;
+            .await?;
+        let (previous, namespace, old_privacy) = match existing {
+            Some(row) => {
+                let namespace: String = row.try_get(1)?;
+                check_same_namespace(&namespace, &metadata)?;
+                let privacy: String = row.try_get(2)?;
+                let privacy = privacy.parse::<Privacy>().map_err(|_| {
+                    RegistryError::Corrupt(format!("function {}: bad privacy", metadata.id()))
+                })?;
+                (Some(row.try_get::<_, String>(0)?), namespace, Some(privacy))
+            }
+            None => {
+                let namespace = metadata.namespace().unwrap_or(DEFAULT_NAMESPACE).to_owned();
+                if load_namespace(&tx, &namespace).await?.is_none() {
+                    return Err(not_found(Resource::Namespace, &namespace));
+                }
+                (None, namespace, None)
+            }
+        };
+        let privacy = metadata.privacy().or(old_privacy).unwrap_or_default();
         let created_at: i64 = tx
             .query_one(
-                "INSERT INTO functions (id, active_version, created_at, updated_at) VALUES ($1, $2, $3, $3)
-                 ON CONFLICT (id) DO UPDATE SET active_version = excluded.active_version, updated_at = excluded.updated_at
+                "INSERT INTO functions (id, active_version, created_at, updated_at, namespace, privacy) VALUES ($1, $2, $3, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET active_version = excluded.active_version, updated_at = excluded.updated_at,
+                     privacy = excluded.privacy
                  RETURNING created_at",
-                &[&metadata.id(), &metadata.version(), &now.as_millis()],
+                &[&metadata.id(), &metadata.version(), &now.as_millis(), &namespace, &privacy.as_str()],
             )
             .await?
             .try_get(0)?;
@@ -604,9 +644,24 @@ impl Registry for PostgresRegistry {
             metadata.version(),
             HistoryAction::Deploy,
             previous.as_deref(),
+            None,
             now,
         )
         .await?;
+        if let Some(old) = old_privacy
+            && old != privacy
+        {
+            insert_history(
+                &tx,
+                metadata.id(),
+                metadata.version(),
+                HistoryAction::Privacy,
+                None,
+                Some(&format!("{old} -> {privacy}")),
+                now,
+            )
+            .await?;
+        }
         self.inner
             .record_change(&tx, "function", metadata.id())
             .await?;
@@ -617,6 +672,8 @@ impl Registry for PostgresRegistry {
                 id: metadata.id().to_owned(),
                 created_at: Timestamp::from_millis(created_at),
                 updated_at: now,
+                namespace,
+                privacy,
                 active: record.clone(),
             }),
             version: record,
@@ -706,6 +763,7 @@ impl Registry for PostgresRegistry {
             version,
             HistoryAction::Rollback,
             Some(&previous),
+            None,
             now,
         )
         .await?;
@@ -804,17 +862,13 @@ impl Registry for PostgresRegistry {
         })
     }
 
-    async fn create_key(
-        &self,
-        name: &str,
-        expires_at: Option<Timestamp>,
-    ) -> Result<CreatedKey, RegistryError> {
-        let created = self.insert_key(name, expires_at, false).await?;
+    async fn create_key(&self, key: NewKey) -> Result<CreatedKey, RegistryError> {
+        let created = self.insert_key(key, false).await?;
         created.ok_or_else(|| RegistryError::Unavailable("key not created".into()))
     }
 
     async fn create_first_key(&self, name: &str) -> Result<Option<CreatedKey>, RegistryError> {
-        self.insert_key(name, None, true).await
+        self.insert_key(NewKey::admin(name, None), true).await
     }
 
     async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, RegistryError> {
@@ -856,6 +910,255 @@ impl Registry for PostgresRegistry {
         }
         let keys = self.cached_keys().await?;
         verify_among(&keys, presented)
+    }
+
+    async fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, RegistryError> {
+        let mut client = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut client;
+        let tx = client.transaction().await?;
+        lock_feed(&tx).await?;
+        let row = tx
+            .query_opt(
+                "SELECT active_version, privacy FROM functions WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .await?
+            .ok_or_else(|| not_found(Resource::Function, id))?;
+        let active: String = row.try_get(0)?;
+        let previous: String = row.try_get(1)?;
+        let previous: Privacy = previous
+            .parse()
+            .map_err(|_| RegistryError::Corrupt(format!("function {id}: bad privacy")))?;
+        if previous != privacy {
+            tx.execute(
+                "UPDATE functions SET privacy = $2 WHERE id = $1",
+                &[&id, &privacy.as_str()],
+            )
+            .await?;
+            let detail = format!("{previous} -> {privacy}");
+            insert_history(&tx, id, &active, HistoryAction::Privacy, None, Some(&detail), Timestamp::now())
+                .await?;
+            self.inner.record_change(&tx, "function", id).await?;
+        }
+        let function = load_function(&tx, id)
+            .await?
+            .ok_or_else(|| not_found(Resource::Function, id))?;
+        tx.commit().await?;
+        self.inner.invalidate("function", id);
+        Ok(PrivacyChange {
+            function: Arc::new(function),
+            previous,
+        })
+    }
+
+    async fn create_namespace(
+        &self,
+        namespace: NewNamespace,
+    ) -> Result<Arc<NamespaceRecord>, RegistryError> {
+        validate_namespace(&namespace.name, &namespace.description, &namespace.env, &namespace.secrets)?;
+        let now = Timestamp::now();
+        let record = NamespaceRecord {
+            name: namespace.name,
+            description: namespace.description,
+            env: namespace.env,
+            secrets: namespace.secrets,
+            token_key: TokenKey::generate(),
+            created_at: now,
+            updated_at: now,
+        };
+        let mut client = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut client;
+        let tx = client.transaction().await?;
+        lock_feed(&tx).await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO namespaces (name, description, env, secrets, token_key, token_key_id, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (name) DO NOTHING",
+                &[
+                    &record.name,
+                    &record.description,
+                    &Json(&record.env),
+                    &Json(record.secrets.as_map()),
+                    &record.token_key.seed.as_slice(),
+                    &record.token_key.id,
+                    &now.as_millis(),
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(RegistryError::Conflict(format!(
+                "namespace {} already exists",
+                record.name
+            )));
+        }
+        self.inner.record_change(&tx, "namespace", &record.name).await?;
+        tx.commit().await?;
+        Ok(Arc::new(record))
+    }
+
+    async fn get_namespace(&self, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError> {
+        let client = self.client().await?;
+        load_namespace(&**client, name)
+            .await?
+            .map(Arc::new)
+            .ok_or_else(|| not_found(Resource::Namespace, name))
+    }
+
+    async fn list_namespaces(&self) -> Result<Vec<NamespaceInfo>, RegistryError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {NAMESPACE_COLUMNS}, (SELECT count(*) FROM functions f WHERE f.namespace = n.name)
+             FROM namespaces n ORDER BY name"
+        );
+        client
+            .query(&sql, &[])
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(NamespaceInfo {
+                    record: Arc::new(namespace_from(row)?),
+                    function_count: usize::try_from(row.try_get::<_, i64>(8)?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn update_namespace(
+        &self,
+        name: &str,
+        patch: NamespacePatch,
+    ) -> Result<NamespaceUpdate, RegistryError> {
+        let mut client = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut client;
+        let tx = client.transaction().await?;
+        lock_feed(&tx).await?;
+        let current = load_namespace(&tx, name)
+            .await?
+            .ok_or_else(|| not_found(Resource::Namespace, name))?;
+        let (record, detail) = patch_namespace(current, patch)?;
+        let now = record.updated_at;
+        tx.execute(
+            "UPDATE namespaces SET description = $2, env = $3, secrets = $4, updated_at = $5 WHERE name = $1",
+            &[
+                &name,
+                &record.description,
+                &Json(&record.env),
+                &Json(record.secrets.as_map()),
+                &now.as_millis(),
+            ],
+        )
+        .await?;
+        let mut functions = Vec::new();
+        if let Some(detail) = &detail {
+            let members = tx
+                .query(
+                    "SELECT id, active_version FROM functions WHERE namespace = $1 ORDER BY id",
+                    &[&name],
+                )
+                .await?;
+            for row in &members {
+                let (id, version): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                insert_history(&tx, &id, &version, HistoryAction::Namespace, None, Some(detail), now)
+                    .await?;
+                functions.push(id);
+            }
+        }
+        self.inner.record_change(&tx, "namespace", name).await?;
+        tx.commit().await?;
+        Ok(NamespaceUpdate {
+            record: Arc::new(record),
+            functions,
+            detail,
+        })
+    }
+
+    async fn delete_namespace(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> Result<NamespaceDeleteOutcome, RegistryError> {
+        if name == DEFAULT_NAMESPACE {
+            return Err(ValidationError::new(
+                "name",
+                name,
+                "The default namespace cannot be deleted",
+            )
+            .into());
+        }
+        let mut client = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut client;
+        let tx = client.transaction().await?;
+        lock_feed(&tx).await?;
+        if load_namespace(&tx, name).await?.is_none() {
+            return Err(not_found(Resource::Namespace, name));
+        }
+        let functions: Vec<String> = tx
+            .query("SELECT id FROM functions WHERE namespace = $1 ORDER BY id", &[&name])
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        if !functions.is_empty() && !cascade {
+            return Err(RegistryError::Conflict(namespace_not_empty(name, &functions)));
+        }
+        let digests: Vec<String> = tx
+            .query(
+                "SELECT DISTINCT v.component_digest FROM versions v JOIN functions f ON f.id = v.function_id
+                 WHERE f.namespace = $1",
+                &[&name],
+            )
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        // Versions, history and logs go with the functions (ON DELETE CASCADE).
+        tx.execute("DELETE FROM functions WHERE namespace = $1", &[&name])
+            .await?;
+        tx.execute("DELETE FROM namespaces WHERE name = $1", &[&name])
+            .await?;
+        let components_removed = tx
+            .execute(
+                "DELETE FROM components c WHERE c.digest = ANY($1)
+                 AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.component_digest = c.digest)",
+                &[&digests],
+            )
+            .await?;
+        for id in &functions {
+            self.inner.record_change(&tx, "function", id).await?;
+        }
+        self.inner.record_change(&tx, "namespace", name).await?;
+        tx.commit().await?;
+        for id in &functions {
+            self.inner.invalidate("function", id);
+        }
+        Ok(NamespaceDeleteOutcome {
+            name: name.to_owned(),
+            functions,
+            components_removed: components_removed as usize,
+        })
+    }
+
+    async fn rotate_token_key(&self, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError> {
+        let key = TokenKey::generate();
+        let mut client = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut client;
+        let tx = client.transaction().await?;
+        lock_feed(&tx).await?;
+        let changed = tx
+            .execute(
+                "UPDATE namespaces SET token_key = $2, token_key_id = $3, updated_at = $4 WHERE name = $1",
+                &[&name, &key.seed.as_slice(), &key.id, &Timestamp::now().as_millis()],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(not_found(Resource::Namespace, name));
+        }
+        self.inner.record_change(&tx, "token-key", name).await?;
+        let record = load_namespace(&tx, name)
+            .await?
+            .ok_or_else(|| not_found(Resource::Namespace, name))?;
+        tx.commit().await?;
+        Ok(Arc::new(record))
     }
 
     fn log_writer(&self) -> LogWriter {

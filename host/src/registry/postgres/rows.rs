@@ -9,8 +9,9 @@ use tokio_postgres::{GenericClient, Row};
 use crate::model::{
     ApiKeyRecord, ComponentRef, Digest, FunctionRecord, HistoryAction, HistoryEntry, Interface,
     InvalidDigest, Language, LevelFilter, Limits, LogEntry, LogLevel, LogOrder, LogOutcome,
-    LogQuery, LogRecord, Resource, Secrets, Timestamp, VersionRecord,
+    LogQuery, LogRecord, NamespaceRecord, Resource, Secrets, Timestamp, TokenKey, VersionRecord,
 };
+use crate::model::access::{Namespaces, Role};
 use crate::registry::RegistryError;
 use crate::registry::keys::StoredKey;
 use crate::validate::ValidationError;
@@ -23,7 +24,7 @@ pub(super) const VERSION_COLUMNS: &str = "v.function_id, v.version, v.language, 
 /// A function joined with its active version (the `SELECT ... FROM` part).
 pub(super) fn function_select() -> String {
     format!(
-        "SELECT f.id, f.created_at, f.updated_at, {VERSION_COLUMNS}
+        "SELECT f.id, f.created_at, f.updated_at, f.namespace, f.privacy, {VERSION_COLUMNS}
          FROM functions f JOIN versions v ON v.function_id = f.id AND v.version = f.active_version"
     )
 }
@@ -100,12 +101,56 @@ pub(super) fn version_at(row: &Row, at: usize) -> Result<VersionRecord, Registry
 
 /// Reads a row of [`function_select`].
 pub(super) fn function_from(row: &Row) -> Result<FunctionRecord, RegistryError> {
+    let id: String = row.try_get(0)?;
+    let privacy: String = row.try_get(4)?;
+    let privacy = privacy.parse().map_err(|_| {
+        RegistryError::Corrupt(format!("function {id}: bad privacy {privacy:?}"))
+    })?;
     Ok(FunctionRecord {
-        id: row.try_get(0)?,
         created_at: Timestamp::from_millis(row.try_get(1)?),
         updated_at: Timestamp::from_millis(row.try_get(2)?),
-        active: version_at(row, 3)?,
+        namespace: row.try_get(3)?,
+        privacy,
+        active: version_at(row, 5)?,
+        id,
     })
+}
+
+/// Columns of a namespace row, in the order [`namespace_from`] reads them.
+pub(super) const NAMESPACE_COLUMNS: &str =
+    "name, description, env, secrets, token_key, token_key_id, created_at, updated_at";
+
+/// Reads a namespace row (columns [`NAMESPACE_COLUMNS`]).
+pub(super) fn namespace_from(row: &Row) -> Result<NamespaceRecord, RegistryError> {
+    let name: String = row.try_get(0)?;
+    let corrupt = |what: &str| RegistryError::Corrupt(format!("namespace {name}: bad {what}"));
+    let Json(env): Json<BTreeMap<String, String>> = row.try_get(2)?;
+    let Json(secrets): Json<BTreeMap<String, String>> = row.try_get(3)?;
+    let seed: Vec<u8> = row.try_get(4)?;
+    Ok(NamespaceRecord {
+        description: row.try_get(1)?,
+        env,
+        secrets: Secrets::new(secrets).map_err(|_| corrupt("secrets"))?,
+        token_key: TokenKey {
+            seed: seed.try_into().map_err(|_| corrupt("token key"))?,
+            id: row.try_get(5)?,
+        },
+        created_at: Timestamp::from_millis(row.try_get(6)?),
+        updated_at: Timestamp::from_millis(row.try_get(7)?),
+        name,
+    })
+}
+
+/// One namespace, if it exists.
+pub(super) async fn load_namespace(
+    c: &impl GenericClient,
+    name: &str,
+) -> Result<Option<NamespaceRecord>, RegistryError> {
+    let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1");
+    c.query_opt(&sql, &[&name])
+        .await?
+        .map(|row| namespace_from(&row))
+        .transpose()
 }
 
 /// A function with its active version, if it exists.
@@ -204,11 +249,12 @@ pub(super) async fn insert_history(
     version: &str,
     action: HistoryAction,
     previous: Option<&str>,
+    detail: Option<&str>,
     at: Timestamp,
 ) -> Result<(), RegistryError> {
     c.execute(
-        "INSERT INTO history (function_id, version, action, previous_version, at) VALUES ($1, $2, $3, $4, $5)",
-        &[&id, &version, &action.as_str(), &previous, &at.as_millis()],
+        "INSERT INTO history (function_id, version, action, previous_version, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&id, &version, &action.as_str(), &previous, &detail, &at.as_millis()],
     )
     .await?;
     Ok(())
@@ -221,7 +267,7 @@ pub(super) async fn load_history(
 ) -> Result<Vec<HistoryEntry>, RegistryError> {
     let rows = c
         .query(
-            "SELECT seq, function_id, version, action, previous_version, at FROM history
+            "SELECT seq, function_id, version, action, previous_version, at, detail FROM history
              WHERE function_id = $1 ORDER BY seq",
             &[&id],
         )
@@ -229,14 +275,10 @@ pub(super) async fn load_history(
     rows.iter()
         .map(|row| {
             let action: String = row.try_get(3)?;
-            let action = match action.as_str() {
-                "deploy" => HistoryAction::Deploy,
-                "rollback" => HistoryAction::Rollback,
-                other => {
-                    return Err(RegistryError::Corrupt(format!(
-                        "unknown history action '{other}'"
-                    )));
-                }
+            let Some(action) = HistoryAction::parse(&action) else {
+                return Err(RegistryError::Corrupt(format!(
+                    "unknown history action '{action}'"
+                )));
             };
             Ok(HistoryEntry {
                 seq: row.try_get(0)?,
@@ -245,6 +287,7 @@ pub(super) async fn load_history(
                 action,
                 previous_version: row.try_get(4)?,
                 at: Timestamp::from_millis(row.try_get(5)?),
+                detail: row.try_get(6)?,
             })
         })
         .collect()
@@ -254,7 +297,7 @@ pub(super) async fn load_history(
 pub(super) async fn load_keys(c: &impl GenericClient) -> Result<Vec<StoredKey>, RegistryError> {
     let rows = c
         .query(
-            "SELECT id, name, prefix, hash, created_at, expires_at, revoked_at FROM api_keys
+            "SELECT id, name, prefix, hash, created_at, expires_at, revoked_at, role, namespaces FROM api_keys
              ORDER BY created_at, seq",
             &[],
         )
@@ -263,6 +306,16 @@ pub(super) async fn load_keys(c: &impl GenericClient) -> Result<Vec<StoredKey>, 
         .map(|row| {
             let hash: Vec<u8> = row.try_get(3)?;
             let id: String = row.try_get(0)?;
+            let role: String = row.try_get(7)?;
+            let role: Role = role
+                .parse()
+                .map_err(|_| RegistryError::Corrupt(format!("api key {id}: bad role {role:?}")))?;
+            let namespaces = match row.try_get::<_, Option<Json<Vec<String>>>>(8)? {
+                None => Namespaces::All,
+                Some(Json(list)) => Namespaces::only(list).map_err(|e| {
+                    RegistryError::Corrupt(format!("api key {id}: bad namespaces: {}", e.message))
+                })?,
+            };
             Ok(StoredKey {
                 hash: hash
                     .try_into()
@@ -278,6 +331,8 @@ pub(super) async fn load_keys(c: &impl GenericClient) -> Result<Vec<StoredKey>, 
                     revoked_at: row
                         .try_get::<_, Option<i64>>(6)?
                         .map(Timestamp::from_millis),
+                    role,
+                    namespaces,
                 },
             })
         })

@@ -130,6 +130,41 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (digest, engine_key)
     );
     "#,
+    // 3: access (issue 22; SQLite's migration 4). Namespaces with env, secrets and a token
+    // signing key (the `default` row is written by `ensure_default_namespace`, its key from
+    // the OS's random source); functions get a namespace (a foreign key: a namespace holding
+    // functions cannot be deleted) and a privacy; keys a role and an optional namespace list;
+    // history records privacy and namespace changes with a detail.
+    r#"
+    CREATE TABLE namespaces (
+        name         TEXT PRIMARY KEY,
+        description  TEXT NOT NULL DEFAULT '',
+        env          JSONB NOT NULL DEFAULT '{}',
+        secrets      JSONB NOT NULL DEFAULT '{}',
+        token_key    BYTEA NOT NULL CHECK (length(token_key) = 32),  -- Ed25519 seed
+        token_key_id TEXT NOT NULL UNIQUE,  -- the tokens' kid
+        created_at   BIGINT NOT NULL,
+        updated_at   BIGINT NOT NULL
+    );
+    INSERT INTO namespaces (name, token_key, token_key_id, created_at, updated_at)
+        VALUES ('default', sha256(gen_random_uuid()::text::bytea || gen_random_uuid()::text::bytea),
+                'pending-' || gen_random_uuid()::text,
+                (extract(epoch FROM now()) * 1000)::bigint, (extract(epoch FROM now()) * 1000)::bigint);
+    ALTER TABLE functions ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default'
+        REFERENCES namespaces (name);
+    ALTER TABLE functions ADD COLUMN privacy TEXT NOT NULL DEFAULT 'private'
+        CHECK (privacy IN ('private', 'public'));
+    CREATE INDEX functions_by_namespace ON functions (namespace, id);
+
+    ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'
+        CHECK (role IN ('admin', 'deploy', 'invoke', 'read'));
+    ALTER TABLE api_keys ADD COLUMN namespaces JSONB;  -- array of names; NULL: every namespace
+
+    ALTER TABLE history DROP CONSTRAINT history_action_check;
+    ALTER TABLE history ADD CONSTRAINT history_action_check
+        CHECK (action IN ('deploy', 'rollback', 'privacy', 'namespace'));
+    ALTER TABLE history ADD COLUMN detail TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -174,6 +209,22 @@ pub async fn migrate(client: &mut Client) -> Result<(), RegistryError> {
         )
         .await?;
     }
+    ensure_default_namespace(&tx).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Gives the `default` namespace a signing key from the OS's random source when it still has
+/// the migration's placeholder (the database's `gen_random_uuid` is only a stand-in).
+async fn ensure_default_namespace(
+    tx: &tokio_postgres::Transaction<'_>,
+) -> Result<(), RegistryError> {
+    let key = crate::model::TokenKey::generate();
+    tx.execute(
+        "UPDATE namespaces SET token_key = $1, token_key_id = $2
+         WHERE name = 'default' AND token_key_id LIKE 'pending-%'",
+        &[&key.seed.as_slice(), &key.id],
+    )
+    .await?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! The in-memory cache of functions and keys (read on every request), kept coherent by the
+//! The in-memory cache of functions, namespaces and keys (read on every request), kept coherent by the
 //! store's `generation` counter, and the pool of read connections.
 
 use std::collections::HashMap;
@@ -10,7 +10,7 @@ use rusqlite::Connection;
 
 use super::rows::{StoredKey, load_keys, read_generation};
 use super::{SqliteStore, lock};
-use crate::model::FunctionRecord;
+use crate::model::{FunctionRecord, NamespaceRecord};
 use crate::registry::RegistryError;
 
 /// What is cached, and the bookkeeping that keeps it coherent.
@@ -21,6 +21,7 @@ pub(super) struct CacheState {
     /// The store's `generation` counter the cache reflects.
     pub(super) generation: i64,
     pub(super) functions: HashMap<String, Arc<FunctionRecord>>,
+    pub(super) namespaces: HashMap<String, Arc<NamespaceRecord>>,
     pub(super) keys: Option<Arc<Vec<StoredKey>>>,
 }
 
@@ -48,6 +49,7 @@ impl SqliteStore {
         cache.epoch += 1;
         cache.generation = generation;
         cache.functions.clear();
+        cache.namespaces.clear();
         cache.keys = None;
     }
 

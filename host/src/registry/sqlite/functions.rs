@@ -8,10 +8,13 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 #[cfg(test)]
 use super::lock;
 use super::rows::{
-    VERSION_COLUMNS, bump_generation, function_exists, insert_history, insert_version,
-    load_function, load_history, load_version, raw_function, raw_version,
+    FUNCTION_COLUMNS, VERSION_COLUMNS, bump_generation, function_exists, insert_history,
+    insert_version, load_function, load_history, load_namespace, load_version, raw_function,
+    raw_version,
 };
 use super::{SqliteStore, not_found};
+use crate::registry::namespaces::check_same_namespace;
+use crate::model::access::{DEFAULT_NAMESPACE, Privacy};
 use crate::model::{
     DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord, GcReport, HistoryAction,
     HistoryEntry, Resource, RollbackOutcome, Timestamp, VersionRecord,
@@ -40,18 +43,36 @@ pub(super) fn deploy(
         drop(tx);
         return existing_version_outcome(reg, &conn, existing, &metadata, component);
     }
-    let previous: Option<String> = tx
+    let existing: Option<(String, String, String)> = tx
         .query_row(
-            "SELECT active_version FROM functions WHERE id = ?1",
+            "SELECT active_version, namespace, privacy FROM functions WHERE id = ?1",
             [metadata.id()],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .optional()?;
+    let (previous, namespace, old_privacy) = match existing {
+        Some((active, namespace, privacy)) => {
+            check_same_namespace(&namespace, &metadata)?;
+            let privacy = privacy.parse::<Privacy>().map_err(|_| {
+                RegistryError::Corrupt(format!("function {}: bad privacy", metadata.id()))
+            })?;
+            (Some(active), namespace, Some(privacy))
+        }
+        None => {
+            let namespace = metadata.namespace().unwrap_or(DEFAULT_NAMESPACE).to_owned();
+            if load_namespace(&tx, &namespace)?.is_none() {
+                return Err(not_found(Resource::Namespace, &namespace));
+            }
+            (None, namespace, None)
+        }
+    };
+    let privacy = metadata.privacy().or(old_privacy).unwrap_or_default();
     let created_at: i64 = tx.query_row(
-        "INSERT INTO functions (id, active_version, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-         ON CONFLICT (id) DO UPDATE SET active_version = excluded.active_version, updated_at = excluded.updated_at
+        "INSERT INTO functions (id, active_version, created_at, updated_at, namespace, privacy) VALUES (?1, ?2, ?3, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET active_version = excluded.active_version, updated_at = excluded.updated_at,
+             privacy = excluded.privacy
          RETURNING created_at",
-        params![metadata.id(), metadata.version(), now.as_millis()],
+        params![metadata.id(), metadata.version(), now.as_millis(), namespace, privacy.as_str()],
         |row| row.get(0),
     )?;
     insert_version(&tx, &record)?;
@@ -65,8 +86,22 @@ pub(super) fn deploy(
         metadata.version(),
         HistoryAction::Deploy,
         previous.as_deref(),
+        None,
         now,
     )?;
+    if let Some(old) = old_privacy
+        && old != privacy
+    {
+        insert_history(
+            &tx,
+            metadata.id(),
+            metadata.version(),
+            HistoryAction::Privacy,
+            None,
+            Some(&format!("{old} -> {privacy}")),
+            now,
+        )?;
+    }
     let generation = bump_generation(&tx)?;
     tx.commit()?;
     reg.invalidate(generation);
@@ -75,6 +110,8 @@ pub(super) fn deploy(
         id: metadata.id().to_owned(),
         created_at: Timestamp::from_millis(created_at),
         updated_at: now,
+        namespace,
+        privacy,
         active: record.clone(),
     });
     Ok(DeployOutcome {
@@ -110,7 +147,7 @@ pub(super) fn get_function(
 pub(super) fn list_functions(reg: &SqliteStore) -> Result<Vec<Arc<FunctionRecord>>, RegistryError> {
     let conn = reg.reader();
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT f.id, f.created_at, f.updated_at, {VERSION_COLUMNS}
+        "SELECT {FUNCTION_COLUMNS}, {VERSION_COLUMNS}
          FROM functions f JOIN versions v ON v.function_id = f.id AND v.version = f.active_version
          ORDER BY f.id"
     ))?;
@@ -188,6 +225,7 @@ pub(super) fn rollback(
         version,
         HistoryAction::Rollback,
         Some(&previous),
+        None,
         now,
     )?;
     let generation = bump_generation(&tx)?;
@@ -223,22 +261,7 @@ pub(super) fn delete_function(reg: &SqliteStore, id: &str) -> Result<DeleteOutco
     tx.commit()?;
     reg.invalidate(generation);
 
-    // Blobs are shared by content: remove only those no version references any more.
-    // Deploys take the same writer lock, so none can start referencing one meanwhile.
-    let mut components_removed = 0;
-    for hex in digests {
-        let referenced: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM versions WHERE component_digest = ?1)",
-            [&hex],
-            |row| row.get(0),
-        )?;
-        if !referenced
-            && let Ok(digest) = hex.parse::<Digest>()
-            && reg.blobs.remove(&digest)?
-        {
-            components_removed += 1;
-        }
-    }
+    let components_removed = remove_unreferenced(reg, &conn, digests)?;
     Ok(DeleteOutcome {
         id: id.to_owned(),
         versions_removed: versions_removed as usize,
@@ -263,6 +286,31 @@ pub(super) fn gc_components(reg: &SqliteStore) -> Result<GcReport, RegistryError
     Ok(report)
 }
 
+/// Removes the blobs of `digests` that no version references any more (after a delete: blobs
+/// are shared by content). Deploys take the same writer lock, held by the caller, so none can
+/// start referencing one meanwhile.
+pub(super) fn remove_unreferenced(
+    reg: &SqliteStore,
+    conn: &Connection,
+    digests: Vec<String>,
+) -> Result<usize, RegistryError> {
+    let mut removed = 0;
+    for hex in digests {
+        let referenced: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM versions WHERE component_digest = ?1)",
+            [&hex],
+            |row| row.get(0),
+        )?;
+        if !referenced
+            && let Ok(digest) = hex.parse::<Digest>()
+            && reg.blobs.remove(&digest)?
+        {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Idempotent redeploy or conflict, for an `(id, version)` that already exists.
 fn existing_version_outcome(
     reg: &SqliteStore,
@@ -272,10 +320,11 @@ fn existing_version_outcome(
     component: &[u8],
 ) -> Result<DeployOutcome, RegistryError> {
     check_redeploy(&existing, metadata, &Digest::of(component))?;
-    // Same bytes: make sure the blob is intact (this heals a damaged or missing one).
-    reg.blobs.put(component)?;
     let function = load_function(conn, metadata.id())?
         .ok_or_else(|| not_found(Resource::Function, metadata.id()))?;
+    check_same_namespace(&function.namespace, metadata)?;
+    // Same bytes: make sure the blob is intact (this heals a damaged or missing one).
+    reg.blobs.put(component)?;
     Ok(DeployOutcome {
         function: Arc::new(function),
         version: existing,

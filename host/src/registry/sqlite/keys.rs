@@ -3,19 +3,14 @@
 
 use rusqlite::{TransactionBehavior, params};
 
-use super::rows::bump_generation;
-use super::rows::load_keys;
+use super::rows::{bump_generation, encode_namespaces, load_keys, load_namespace};
 use super::{SqliteStore, not_found};
-use crate::model::{ApiKeyRecord, CreatedKey, KeyInfo, Resource, Timestamp};
+use crate::model::{ApiKeyRecord, CreatedKey, KeyInfo, NewKey, Resource, Timestamp};
 use crate::registry::keys::{new_key, verify_among};
 use crate::registry::{AuthError, RegistryError};
 
-pub(super) fn create_key(
-    reg: &SqliteStore,
-    name: &str,
-    expires_at: Option<Timestamp>,
-) -> Result<CreatedKey, RegistryError> {
-    let created = insert_key(reg, name, expires_at, false)?;
+pub(super) fn create_key(reg: &SqliteStore, key: NewKey) -> Result<CreatedKey, RegistryError> {
+    let created = insert_key(reg, key, false)?;
     created.ok_or_else(|| RegistryError::Unavailable("key not created".into()))
 }
 
@@ -25,16 +20,15 @@ pub(super) fn create_first_key(
     reg: &SqliteStore,
     name: &str,
 ) -> Result<Option<CreatedKey>, RegistryError> {
-    insert_key(reg, name, None, true)
+    insert_key(reg, NewKey::admin(name, None), true)
 }
 
 fn insert_key(
     reg: &SqliteStore,
-    name: &str,
-    expires_at: Option<Timestamp>,
+    key: NewKey,
     only_first: bool,
 ) -> Result<Option<CreatedKey>, RegistryError> {
-    let (record, plaintext, hash) = new_key(name, expires_at)?;
+    let (record, plaintext, hash) = new_key(key)?;
     let mut conn = reg.write_conn();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if only_first {
@@ -43,15 +37,24 @@ fn insert_key(
             return Ok(None);
         }
     }
+    if let Some(list) = record.namespaces.as_list() {
+        for ns in list {
+            if load_namespace(&tx, ns)?.is_none() {
+                return Err(not_found(Resource::Namespace, ns));
+            }
+        }
+    }
     tx.execute(
-        "INSERT INTO api_keys (id, name, prefix, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO api_keys (id, name, prefix, hash, created_at, expires_at, role, namespaces) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             record.id,
             record.name,
             record.prefix,
             hash,
             record.created_at.as_millis(),
-            expires_at.map(Timestamp::as_millis)
+            record.expires_at.map(Timestamp::as_millis),
+            record.role.as_str(),
+            encode_namespaces(&record.namespaces)?,
         ],
     )?;
     let generation = bump_generation(&tx)?;

@@ -31,6 +31,7 @@ mod checkpoint;
 mod functions;
 mod keys;
 mod log_sink;
+mod namespaces;
 mod open;
 mod registry;
 mod rows;
@@ -46,10 +47,12 @@ use super::Registry;
 use super::blobs::BlobStore;
 use super::logs::{LogWriter, LogWriterConfig};
 use super::{AuthError, RegistryError};
+use crate::model::access::Privacy;
 use crate::model::{
     ApiKeyRecord, CreatedKey, DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord,
-    GcReport, HistoryEntry, KeyInfo, LogQuery, LogRecord, Resource, RollbackOutcome, Timestamp,
-    VersionRecord,
+    GcReport, HistoryEntry, KeyInfo, LogQuery, LogRecord, NamespaceDeleteOutcome, NamespaceInfo,
+    NamespacePatch, NamespaceRecord, NamespaceUpdate, NewKey, NewNamespace, PrivacyChange,
+    Resource, RollbackOutcome, VersionRecord,
 };
 
 /// Name of the database file inside the data directory.
@@ -265,12 +268,8 @@ impl SqliteStore {
     }
 
     /// Blocking [`Registry::create_key`].
-    pub fn create_key(
-        &self,
-        name: &str,
-        expires_at: Option<Timestamp>,
-    ) -> Result<CreatedKey, RegistryError> {
-        keys::create_key(self, name, expires_at)
+    pub fn create_key(&self, key: NewKey) -> Result<CreatedKey, RegistryError> {
+        keys::create_key(self, key)
     }
 
     /// Blocking [`Registry::create_first_key`].
@@ -291,6 +290,52 @@ impl SqliteStore {
     /// Blocking [`Registry::verify_key`].
     pub fn verify_key(&self, presented: Option<&str>) -> Result<KeyInfo, AuthError> {
         keys::verify_key(self, presented)
+    }
+
+    /// Blocking [`Registry::set_privacy`].
+    pub fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, RegistryError> {
+        namespaces::set_privacy(self, id, privacy)
+    }
+
+    /// Blocking [`Registry::create_namespace`].
+    pub fn create_namespace(
+        &self,
+        namespace: NewNamespace,
+    ) -> Result<Arc<NamespaceRecord>, RegistryError> {
+        namespaces::create_namespace(self, namespace)
+    }
+
+    /// Blocking [`Registry::get_namespace`].
+    pub fn get_namespace(&self, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError> {
+        namespaces::get_namespace(self, name)
+    }
+
+    /// Blocking [`Registry::list_namespaces`].
+    pub fn list_namespaces(&self) -> Result<Vec<NamespaceInfo>, RegistryError> {
+        namespaces::list_namespaces(self)
+    }
+
+    /// Blocking [`Registry::update_namespace`].
+    pub fn update_namespace(
+        &self,
+        name: &str,
+        patch: NamespacePatch,
+    ) -> Result<NamespaceUpdate, RegistryError> {
+        namespaces::update_namespace(self, name, patch)
+    }
+
+    /// Blocking [`Registry::delete_namespace`].
+    pub fn delete_namespace(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> Result<NamespaceDeleteOutcome, RegistryError> {
+        namespaces::delete_namespace(self, name, cascade)
+    }
+
+    /// Blocking [`Registry::rotate_token_key`].
+    pub fn rotate_token_key(&self, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError> {
+        namespaces::rotate_token_key(self, name)
     }
 
     /// Blocking [`Registry::log_writer`].

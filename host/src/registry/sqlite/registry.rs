@@ -5,10 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{SqliteOptions, SqliteStore};
+use crate::model::access::Privacy;
+use crate::model::{
+    NamespaceDeleteOutcome, NamespaceInfo, NamespacePatch, NamespaceRecord, NamespaceUpdate,
+    NewKey, NewNamespace, PrivacyChange,
+};
 use crate::registry::{
     ApiKeyRecord, AuthError, BlobStore, CreatedKey, DeleteOutcome, DeployMetadata, DeployOutcome,
     Digest, FunctionRecord, GcReport, HistoryEntry, KeyInfo, LogQuery, LogRecord, LogWriter,
-    Registry, RegistryError, RollbackOutcome, Timestamp, VersionRecord,
+    Registry, RegistryError, RollbackOutcome, VersionRecord,
 };
 
 /// The embedded registry: SQLite and content-addressed blobs in the data directory. Cloning
@@ -115,13 +120,8 @@ impl Registry for SqliteRegistry {
         self.run(|s| s.gc_components()).await
     }
 
-    async fn create_key(
-        &self,
-        name: &str,
-        expires_at: Option<Timestamp>,
-    ) -> Result<CreatedKey, RegistryError> {
-        let name = name.to_owned();
-        self.run(move |s| s.create_key(&name, expires_at)).await
+    async fn create_key(&self, key: NewKey) -> Result<CreatedKey, RegistryError> {
+        self.run(move |s| s.create_key(key)).await
     }
 
     async fn create_first_key(&self, name: &str) -> Result<Option<CreatedKey>, RegistryError> {
@@ -148,6 +148,50 @@ impl Registry for SqliteRegistry {
                     "key check task failed: {e}"
                 )))
             })?
+    }
+
+    async fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, RegistryError> {
+        let id = id.to_owned();
+        self.run(move |s| s.set_privacy(&id, privacy)).await
+    }
+
+    async fn create_namespace(
+        &self,
+        namespace: NewNamespace,
+    ) -> Result<Arc<NamespaceRecord>, RegistryError> {
+        self.run(move |s| s.create_namespace(namespace)).await
+    }
+
+    async fn get_namespace(&self, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError> {
+        let name = name.to_owned();
+        self.run(move |s| s.get_namespace(&name)).await
+    }
+
+    async fn list_namespaces(&self) -> Result<Vec<NamespaceInfo>, RegistryError> {
+        self.run(|s| s.list_namespaces()).await
+    }
+
+    async fn update_namespace(
+        &self,
+        name: &str,
+        patch: NamespacePatch,
+    ) -> Result<NamespaceUpdate, RegistryError> {
+        let name = name.to_owned();
+        self.run(move |s| s.update_namespace(&name, patch)).await
+    }
+
+    async fn delete_namespace(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> Result<NamespaceDeleteOutcome, RegistryError> {
+        let name = name.to_owned();
+        self.run(move |s| s.delete_namespace(&name, cascade)).await
+    }
+
+    async fn rotate_token_key(&self, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError> {
+        let name = name.to_owned();
+        self.run(move |s| s.rotate_token_key(&name)).await
     }
 
     fn log_writer(&self) -> LogWriter {

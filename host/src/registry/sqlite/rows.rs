@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::super::RegistryError;
+use crate::model::access::{Namespaces, Role};
 use crate::model::{
     ApiKeyRecord, ComponentRef, Digest, FunctionRecord, HistoryAction, HistoryEntry, Interface,
     InvalidDigest, Language, LevelFilter, Limits, LogEntry, LogLevel, LogOrder, LogOutcome,
-    LogQuery, LogRecord, Secrets, Timestamp, VersionRecord,
+    LogQuery, LogRecord, NamespaceRecord, Secrets, Timestamp, TokenKey, VersionRecord,
 };
 use crate::validate::ValidationError;
 
@@ -49,11 +50,12 @@ pub(super) fn insert_history(
     version: &str,
     action: HistoryAction,
     previous: Option<&str>,
+    detail: Option<&str>,
     at: Timestamp,
 ) -> Result<(), RegistryError> {
     tx.execute(
-        "INSERT INTO history (function_id, version, action, previous_version, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, version, action.as_str(), previous, at.as_millis()],
+        "INSERT INTO history (function_id, version, action, previous_version, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, version, action.as_str(), previous, detail, at.as_millis()],
     )?;
     Ok(())
 }
@@ -187,21 +189,32 @@ impl RawVersion {
     }
 }
 
+/// Columns of a function row, in the order [`raw_function`] reads them (alias `f`), before
+/// its active version's [`VERSION_COLUMNS`].
+pub(super) const FUNCTION_COLUMNS: &str = "f.id, f.created_at, f.updated_at, f.namespace, f.privacy";
+
 /// A function row joined with its active version.
 pub(super) struct RawFunction {
     id: String,
     created_at: i64,
     updated_at: i64,
+    namespace: String,
+    privacy: String,
     active: RawVersion,
 }
 
 impl RawFunction {
     /// Decodes the row and its active version.
     pub(super) fn decode(self) -> Result<FunctionRecord, RegistryError> {
+        let privacy = self.privacy.parse().map_err(|_| {
+            RegistryError::Corrupt(format!("function {}: bad privacy {:?}", self.id, self.privacy))
+        })?;
         Ok(FunctionRecord {
             id: self.id,
             created_at: Timestamp::from_millis(self.created_at),
             updated_at: Timestamp::from_millis(self.updated_at),
+            namespace: self.namespace,
+            privacy,
             active: self.active.decode()?,
         })
     }
@@ -213,7 +226,9 @@ pub(super) fn raw_function(row: &Row<'_>) -> rusqlite::Result<RawFunction> {
         id: row.get(0)?,
         created_at: row.get(1)?,
         updated_at: row.get(2)?,
-        active: raw_version(row, 3)?,
+        namespace: row.get(3)?,
+        privacy: row.get(4)?,
+        active: raw_version(row, 5)?,
     })
 }
 
@@ -238,7 +253,7 @@ pub(super) fn load_function(
     id: &str,
 ) -> Result<Option<FunctionRecord>, RegistryError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT f.id, f.created_at, f.updated_at, {VERSION_COLUMNS}
+        "SELECT {FUNCTION_COLUMNS}, {VERSION_COLUMNS}
          FROM functions f JOIN versions v ON v.function_id = f.id AND v.version = f.active_version
          WHERE f.id = ?1"
     ))?;
@@ -251,22 +266,96 @@ pub(super) fn load_function(
 /// Every API key, oldest first.
 pub(super) fn load_keys(conn: &Connection) -> Result<Vec<StoredKey>, RegistryError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name, prefix, hash, created_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, rowid",
+        "SELECT id, name, prefix, hash, created_at, expires_at, revoked_at, role, namespaces FROM api_keys ORDER BY created_at, rowid",
     )?;
     let rows = stmt.query_map([], |row| {
-        Ok(StoredKey {
-            record: ApiKeyRecord {
+        Ok((
+            ApiKeyRecord {
                 id: row.get(0)?,
                 name: row.get(1)?,
                 prefix: row.get(2)?,
                 created_at: Timestamp::from_millis(row.get(4)?),
                 expires_at: row.get::<_, Option<i64>>(5)?.map(Timestamp::from_millis),
                 revoked_at: row.get::<_, Option<i64>>(6)?.map(Timestamp::from_millis),
+                role: Role::Admin,
+                namespaces: Namespaces::All,
             },
-            hash: row.get(3)?,
-        })
+            row.get::<_, [u8; 32]>(3)?,
+            row.get::<_, String>(7)?,
+            row.get::<_, Option<String>>(8)?,
+        ))
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.map(|row| {
+        let (mut record, hash, role, namespaces) = row?;
+        record.role = role
+            .parse()
+            .map_err(|_| RegistryError::Corrupt(format!("key {}: bad role {role:?}", record.id)))?;
+        record.namespaces = decode_namespaces(namespaces.as_deref())
+            .map_err(|e| RegistryError::Corrupt(format!("key {}: bad namespaces: {e}", record.id)))?;
+        Ok(StoredKey { record, hash })
+    })
+    .collect()
+}
+
+/// A key's namespace list as stored: a JSON array, `NULL` for every namespace.
+pub(super) fn encode_namespaces(namespaces: &Namespaces) -> Result<Option<String>, RegistryError> {
+    namespaces.as_list().map(|list| to_json(&list)).transpose()
+}
+
+/// The inverse of [`encode_namespaces`].
+pub(super) fn decode_namespaces(stored: Option<&str>) -> Result<Namespaces, String> {
+    match stored {
+        None => Ok(Namespaces::All),
+        Some(json) => {
+            let list: Vec<String> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+            Namespaces::only(list).map_err(|e| e.message)
+        }
+    }
+}
+
+/// Columns of a namespace row, in the order [`raw_namespace`] reads them.
+pub(super) const NAMESPACE_COLUMNS: &str =
+    "name, description, env, secrets, token_key, token_key_id, created_at, updated_at";
+
+/// Reads and decodes a namespace row.
+pub(super) fn raw_namespace(
+    row: &Row<'_>,
+) -> rusqlite::Result<Result<NamespaceRecord, RegistryError>> {
+    let name: String = row.get(0)?;
+    let env: String = row.get(2)?;
+    let secrets: String = row.get(3)?;
+    let corrupt = |what: &str| RegistryError::Corrupt(format!("namespace {name}: bad {what}"));
+    let env = match serde_json::from_str(&env) {
+        Ok(env) => env,
+        Err(_) => return Ok(Err(corrupt("env"))),
+    };
+    let secrets = match serde_json::from_str(&secrets).map(Secrets::new) {
+        Ok(Ok(secrets)) => secrets,
+        _ => return Ok(Err(corrupt("secrets"))),
+    };
+    Ok(Ok(NamespaceRecord {
+        description: row.get(1)?,
+        env,
+        secrets,
+        token_key: TokenKey {
+            seed: row.get(4)?,
+            id: row.get(5)?,
+        },
+        created_at: Timestamp::from_millis(row.get(6)?),
+        updated_at: Timestamp::from_millis(row.get(7)?),
+        name,
+    }))
+}
+
+/// One namespace, if it exists.
+pub(super) fn load_namespace(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<NamespaceRecord>, RegistryError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = ?1"
+    ))?;
+    stmt.query_row([name], raw_namespace).optional()?.transpose()
 }
 
 /// A function's history, oldest first (the caller checked that the function exists).
@@ -275,7 +364,7 @@ pub(super) fn load_history(
     id: &str,
 ) -> Result<Vec<HistoryEntry>, RegistryError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, function_id, version, action, previous_version, at FROM history WHERE function_id = ?1 ORDER BY seq",
+        "SELECT seq, function_id, version, action, previous_version, at, detail FROM history WHERE function_id = ?1 ORDER BY seq",
     )?;
     let rows = stmt.query_map([id], |row| {
         Ok((
@@ -285,18 +374,15 @@ pub(super) fn load_history(
             row.get::<_, String>(3)?,
             row.get::<_, Option<String>>(4)?,
             row.get::<_, i64>(5)?,
+            row.get::<_, Option<String>>(6)?,
         ))
     })?;
     rows.map(|row| {
-        let (seq, function_id, version, action, previous_version, at) = row?;
-        let action = match action.as_str() {
-            "deploy" => HistoryAction::Deploy,
-            "rollback" => HistoryAction::Rollback,
-            other => {
-                return Err(RegistryError::Corrupt(format!(
-                    "unknown history action '{other}'"
-                )));
-            }
+        let (seq, function_id, version, action, previous_version, at, detail) = row?;
+        let Some(action) = HistoryAction::parse(&action) else {
+            return Err(RegistryError::Corrupt(format!(
+                "unknown history action '{action}'"
+            )));
         };
         Ok(HistoryEntry {
             seq,
@@ -304,6 +390,7 @@ pub(super) fn load_history(
             version,
             action,
             previous_version,
+            detail,
             at: Timestamp::from_millis(at),
         })
     })

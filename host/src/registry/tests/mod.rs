@@ -99,6 +99,10 @@ macro_rules! for_each_shared_test {
             a_function_deleted_and_deployed_again_keeps_its_new_entries,
             the_registry_is_usable_from_other_tasks,
             the_first_key_is_created_once_by_hosts_starting_together,
+            namespaces_hold_functions_env_and_a_token_key,
+            namespace_cascade_delete_takes_everything_in_one_go,
+            privacy_changes_are_history_not_versions,
+            keys_carry_a_role_and_namespaces,
         );
     };
 }
