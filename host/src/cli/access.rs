@@ -24,7 +24,11 @@ enum TokensCommand {
     /// on stdout (`TOKEN=$(fdo tokens issue --function ID)`), and is not stored anywhere.
     Issue {
         /// A token for this function only.
-        #[arg(long, conflicts_with = "namespace", required_unless_present = "namespace")]
+        #[arg(
+            long,
+            conflicts_with = "namespace",
+            required_unless_present = "namespace"
+        )]
         function: Option<String>,
         /// A token for every function of this namespace.
         #[arg(long)]
@@ -221,7 +225,9 @@ pub async fn namespaces(args: NamespacesArgs) -> Result<(), CliError> {
             }
             return Ok(());
         }
-        NamespacesCommand::Show { name } => client.get(&format!("/v1/api/namespaces/{name}")).await?,
+        NamespacesCommand::Show { name } => {
+            client.get(&format!("/v1/api/namespaces/{name}")).await?
+        }
         NamespacesCommand::Update {
             name,
             description,
@@ -249,18 +255,26 @@ pub async fn namespaces(args: NamespacesArgs) -> Result<(), CliError> {
                 output::print_json(&v);
             } else {
                 let gone = v["deletedFunctions"].as_array().map_or(0, Vec::len);
-                outln!("deleted namespace {name} ({gone} function{} with it)", if gone == 1 { "" } else { "s" });
+                outln!(
+                    "deleted namespace {name} ({gone} function{} with it)",
+                    if gone == 1 { "" } else { "s" }
+                );
             }
             return Ok(());
         }
         NamespacesCommand::RotateTokenKey { name } => {
             let v = client
-                .post(&format!("/v1/api/namespaces/{name}/rotate-token-key"), &json!({}))
+                .post(
+                    &format!("/v1/api/namespaces/{name}/rotate-token-key"),
+                    &json!({}),
+                )
                 .await?;
             if json {
                 output::print_json(&v);
             } else {
-                outln!("rotated the token key of {name}: every token issued before no longer works");
+                outln!(
+                    "rotated the token key of {name}: every token issued before no longer works"
+                );
             }
             return Ok(());
         }

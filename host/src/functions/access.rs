@@ -95,9 +95,12 @@ impl KeyCache {
 /// expiry (Unix ms) and what they grant. A rotation bumps the epoch: older entries are stale.
 #[derive(Default)]
 pub(super) struct TokenCache {
-    entries: DashMap<[u8; 32], (u64, Option<i64>, Arc<Principal>), crate::FastHash>,
+    entries: DashMap<[u8; 32], CachedToken, crate::FastHash>,
     epoch: std::sync::atomic::AtomicU64,
 }
+
+/// A verified token: the cache epoch it was verified in, its expiry (Unix ms), what it grants.
+type CachedToken = (u64, Option<i64>, Arc<Principal>);
 
 impl TokenCache {
     /// The current epoch (read before verifying, passed to [`TokenCache::insert`]).

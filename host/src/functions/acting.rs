@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::access::AccessError;
 use super::tokens::IssuedToken;
 use super::{Active, Deployed, FunctionHost, HostError, Versions};
+use crate::model::DeployMetadata;
 use crate::model::access::{
     Action, DEFAULT_NAMESPACE, Denied, Principal, Privacy, Target, TokenScope, authorize,
     may_create_key, visible,
@@ -21,7 +22,6 @@ use crate::model::{
     NamespaceInfo, NamespacePatch, NamespaceRecord, NamespaceUpdate, NewKey, NewNamespace,
     PrivacyChange, Resource, Timestamp,
 };
-use crate::model::DeployMetadata;
 
 /// What a token is for, as asked: a function by id, or a namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,9 +158,11 @@ impl Acting<'_> {
                         metadata.id()
                     )));
                 }
-                self.check(Action::Deploy, Target::Namespace(&existing.namespace), || {
-                    not_found(Resource::Function, metadata.id())
-                })?;
+                self.check(
+                    Action::Deploy,
+                    Target::Namespace(&existing.namespace),
+                    || not_found(Resource::Function, metadata.id()),
+                )?;
             }
             Err(HostError::NotFound { .. }) => {
                 let ns = metadata.namespace().unwrap_or(DEFAULT_NAMESPACE);
@@ -190,7 +192,11 @@ impl Acting<'_> {
     }
 
     /// Sets the function's privacy.
-    pub async fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, HostError> {
+    pub async fn set_privacy(
+        &self,
+        id: &str,
+        privacy: Privacy,
+    ) -> Result<PrivacyChange, HostError> {
         self.function_for(Action::Deploy, id).await?;
         self.host.set_privacy(id, privacy).await
     }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Once};
 
-use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, JwkUtils};
+use jsonwebtoken::crypto::{CryptoProvider, JwkUtils, JwtSigner, JwtVerifier};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -45,7 +45,11 @@ impl JwtSigner for EdSigner {
 }
 
 impl ed25519_dalek::ed25519::signature::Verifier<Vec<u8>> for EdVerifier {
-    fn verify(&self, msg: &[u8], sig: &Vec<u8>) -> Result<(), ed25519_dalek::ed25519::signature::Error> {
+    fn verify(
+        &self,
+        msg: &[u8],
+        sig: &Vec<u8>,
+    ) -> Result<(), ed25519_dalek::ed25519::signature::Error> {
         let sig = ed25519_dalek::Signature::from_slice(sig)?;
         self.0.verify_strict(msg, &sig)
     }
@@ -58,7 +62,10 @@ impl JwtVerifier for EdVerifier {
 }
 
 impl Ed25519Only {
-    fn signer(alg: &Algorithm, key: &EncodingKey) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
+    fn signer(
+        alg: &Algorithm,
+        key: &EncodingKey,
+    ) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
         if *alg != Algorithm::EdDSA {
             return Err(ErrorKind::InvalidAlgorithm.into());
         }
@@ -66,7 +73,9 @@ impl Ed25519Only {
             .inner()
             .try_into()
             .map_err(|_| ErrorKind::InvalidEddsaKey)?;
-        Ok(Box::new(EdSigner(ed25519_dalek::SigningKey::from_bytes(seed))))
+        Ok(Box::new(EdSigner(ed25519_dalek::SigningKey::from_bytes(
+            seed,
+        ))))
     }
 
     fn verifier(
@@ -158,7 +167,8 @@ pub fn issue(
         TokenScope::Function { id, .. } => Some(id.clone()),
         TokenScope::Namespace(_) => None,
     };
-    let expires_at = expires_at.map(|t| Timestamp::from_millis(t.as_millis().div_euclid(1000) * 1000));
+    let expires_at =
+        expires_at.map(|t| Timestamp::from_millis(t.as_millis().div_euclid(1000) * 1000));
     let claims = Claims {
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
@@ -169,8 +179,8 @@ pub fn issue(
         jti: format!("{:016x}", rand::random::<u64>()),
     };
     let key = EncodingKey::from_ed_der(&namespace.token_key.seed);
-    let token = jsonwebtoken::encode(&header, &claims, &key)
-        .map_err(|e| key_error(e.to_string()))?;
+    let token =
+        jsonwebtoken::encode(&header, &claims, &key).map_err(|e| key_error(e.to_string()))?;
     Ok(IssuedToken {
         token,
         scope,
@@ -273,7 +283,9 @@ mod tests {
     }
 
     fn in_future(secs: i64) -> Option<Timestamp> {
-        Some(Timestamp::from_millis(Timestamp::now().as_millis() + secs * 1000))
+        Some(Timestamp::from_millis(
+            Timestamp::now().as_millis() + secs * 1000,
+        ))
     }
 
     /// The token with its payload replaced by `edit(payload)`, signature kept.
@@ -375,7 +387,11 @@ mod tests {
                 .unwrap(),
             );
             for sig in ["", "c2lnbmF0dXJl"] {
-                assert_eq!(verify(&format!("{header}.{payload}.{sig}"), &all), None, "{alg}");
+                assert_eq!(
+                    verify(&format!("{header}.{payload}.{sig}"), &all),
+                    None,
+                    "{alg}"
+                );
             }
         }
         // HS256 signed with the public key as the HMAC secret (the classic confusion attack).

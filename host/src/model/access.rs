@@ -218,7 +218,12 @@ impl fmt::Display for Namespaces {
             Namespaces::All => f.write_str("every namespace"),
             Namespaces::Only(set) => {
                 let list: Vec<&str> = set.iter().map(String::as_str).collect();
-                write!(f, "namespace{} {}", if set.len() == 1 { "" } else { "s" }, list.join(", "))
+                write!(
+                    f,
+                    "namespace{} {}",
+                    if set.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                )
             }
         }
     }
@@ -248,9 +253,7 @@ impl TokenScope {
     /// The namespace whose key signs and verifies the token.
     pub fn namespace(&self) -> &str {
         match self {
-            TokenScope::Function { namespace, .. } | TokenScope::Namespace(namespace) => {
-                namespace
-            }
+            TokenScope::Function { namespace, .. } | TokenScope::Namespace(namespace) => namespace,
         }
     }
 }
@@ -418,9 +421,14 @@ pub fn authorize(who: &Principal, action: Action, target: Target<'_>) -> Result<
         }
         Principal::Token(scope) => {
             let covered = match (action, target, scope) {
-                (Action::Invoke, Target::Function { namespace, id }, TokenScope::Function { namespace: ns, id: fid }) => {
-                    namespace == ns && id == fid
-                }
+                (
+                    Action::Invoke,
+                    Target::Function { namespace, id },
+                    TokenScope::Function {
+                        namespace: ns,
+                        id: fid,
+                    },
+                ) => namespace == ns && id == fid,
                 (Action::Invoke, Target::Function { namespace, .. }, TokenScope::Namespace(ns)) => {
                     namespace == ns
                 }
@@ -497,14 +505,28 @@ mod tests {
     fn roles_allow_what_the_issue_says() {
         use Action::*;
         let table = [
-            (Role::Admin, vec![Invoke, Read, Deploy, ConfigureNamespaces, ManageKeys, IssueToken]),
+            (
+                Role::Admin,
+                vec![
+                    Invoke,
+                    Read,
+                    Deploy,
+                    ConfigureNamespaces,
+                    ManageKeys,
+                    IssueToken,
+                ],
+            ),
             (Role::Deploy, vec![Read, Deploy]),
             (Role::Invoke, vec![Invoke, IssueToken]),
             (Role::Read, vec![Read]),
         ];
         for (role, allowed) in table {
             for action in Action::ALL {
-                assert_eq!(role.allows(action), allowed.contains(&action), "{role} {action:?}");
+                assert_eq!(
+                    role.allows(action),
+                    allowed.contains(&action),
+                    "{role} {action:?}"
+                );
             }
         }
         assert!(Role::Admin.covers(Role::Read));
@@ -516,22 +538,35 @@ mod tests {
     #[test]
     fn namespaces_hide_before_roles_forbid() {
         let reader = key(Role::Read, shop());
-        assert_eq!(authorize(&reader, Action::Deploy, OTHER_FN), Err(Denied::Hidden));
+        assert_eq!(
+            authorize(&reader, Action::Deploy, OTHER_FN),
+            Err(Denied::Hidden)
+        );
         let Err(Denied::Forbidden(m)) = authorize(&reader, Action::Deploy, SHOP_FN) else {
             panic!("a read key may not deploy");
         };
-        assert_eq!(m, "this key has role read; deploying (and rollback, privacy, delete) needs deploy or admin");
+        assert_eq!(
+            m,
+            "this key has role read; deploying (and rollback, privacy, delete) needs deploy or admin"
+        );
         assert_eq!(authorize(&reader, Action::Read, SHOP_FN), Ok(()));
         assert!(matches!(
             authorize(&reader, Action::Read, Target::Global),
             Err(Denied::Forbidden(_))
         ));
         assert_eq!(
-            authorize(&key(Role::Read, Namespaces::All), Action::Read, Target::Global),
+            authorize(
+                &key(Role::Read, Namespaces::All),
+                Action::Read,
+                Target::Global
+            ),
             Ok(())
         );
         assert!(visible(&reader, "shop") && !visible(&reader, "billing"));
-        assert_eq!(authorize(&Principal::HostKey, Action::ManageKeys, Target::Global), Ok(()));
+        assert_eq!(
+            authorize(&Principal::HostKey, Action::ManageKeys, Target::Global),
+            Ok(())
+        );
     }
 
     #[test]
@@ -547,12 +582,26 @@ mod tests {
             namespace: "shop",
             id: "checkout",
         };
-        assert!(matches!(authorize(&one, Action::Invoke, other_in_shop), Err(Denied::Forbidden(_))));
+        assert!(matches!(
+            authorize(&one, Action::Invoke, other_in_shop),
+            Err(Denied::Forbidden(_))
+        ));
         assert_eq!(authorize(&all, Action::Invoke, other_in_shop), Ok(()));
         for who in [&one, &all] {
-            assert!(matches!(authorize(who, Action::Invoke, OTHER_FN), Err(Denied::Forbidden(_))));
-            for action in [Action::Read, Action::Deploy, Action::ManageKeys, Action::IssueToken] {
-                assert!(matches!(authorize(who, action, SHOP_FN), Err(Denied::Forbidden(_))));
+            assert!(matches!(
+                authorize(who, Action::Invoke, OTHER_FN),
+                Err(Denied::Forbidden(_))
+            ));
+            for action in [
+                Action::Read,
+                Action::Deploy,
+                Action::ManageKeys,
+                Action::IssueToken,
+            ] {
+                assert!(matches!(
+                    authorize(who, action, SHOP_FN),
+                    Err(Denied::Forbidden(_))
+                ));
             }
             assert!(may_create_key(who, Role::Read, &shop()).is_err());
         }
@@ -564,11 +613,18 @@ mod tests {
         assert_eq!(may_create_key(&admin_shop, Role::Invoke, &shop()), Ok(()));
         assert!(may_create_key(&admin_shop, Role::Invoke, &Namespaces::All).is_err());
         assert!(
-            may_create_key(&admin_shop, Role::Read, &Namespaces::only(["shop", "billing"]).unwrap())
-                .is_err()
+            may_create_key(
+                &admin_shop,
+                Role::Read,
+                &Namespaces::only(["shop", "billing"]).unwrap()
+            )
+            .is_err()
         );
         assert!(may_create_key(&key(Role::Deploy, Namespaces::All), Role::Read, &shop()).is_err());
-        assert_eq!(may_create_key(&Principal::HostKey, Role::Admin, &Namespaces::All), Ok(()));
+        assert_eq!(
+            may_create_key(&Principal::HostKey, Role::Admin, &Namespaces::All),
+            Ok(())
+        );
     }
 
     #[test]
@@ -583,7 +639,10 @@ mod tests {
             Namespaces::only(["b", "a", "a"]).unwrap().as_list(),
             Some(vec!["a", "b"])
         );
-        assert_eq!(serde_json::to_value(Namespaces::All).unwrap(), serde_json::Value::Null);
+        assert_eq!(
+            serde_json::to_value(Namespaces::All).unwrap(),
+            serde_json::Value::Null
+        );
         let e = validate_namespace_name("a b").unwrap_err();
         assert_eq!(e.field, "namespace");
         assert!(e.message.contains("namespace name"), "{}", e.message);

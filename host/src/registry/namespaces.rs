@@ -23,7 +23,9 @@ pub(crate) fn validate_namespace(
     validate_namespace_name(name)?;
     let max = MAX_NAMESPACE_DESCRIPTION_CHARS;
     if description.chars().count() > max
-        || description.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+        || description
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
         return Err(ValidationError::new(
             "description",
@@ -49,7 +51,12 @@ pub(crate) fn patch_namespace(
     let mut secrets = record.secrets.as_map().clone();
     let secret_changes = merge_entries(&mut secrets, patch.secrets);
     record.secrets = Secrets::new(secrets)?;
-    validate_namespace(&record.name, &record.description, &record.env, &record.secrets)?;
+    validate_namespace(
+        &record.name,
+        &record.description,
+        &record.env,
+        &record.secrets,
+    )?;
     let mut changes = Vec::new();
     for (what, (set, removed)) in [("env", env_changes), ("secrets", secret_changes)] {
         if !set.is_empty() {
@@ -60,8 +67,8 @@ pub(crate) fn patch_namespace(
         }
     }
     record.updated_at = Timestamp::now();
-    let detail = (!changes.is_empty())
-        .then(|| format!("namespace {}: {}", record.name, changes.join("; ")));
+    let detail =
+        (!changes.is_empty()).then(|| format!("namespace {}: {}", record.name, changes.join("; ")));
     Ok((record, detail))
 }
 
@@ -109,6 +116,11 @@ pub(crate) fn namespace_not_empty(name: &str, functions: &[String]) -> String {
         "namespace {name} still holds {} function{} ({}); delete them first or pass cascade=true",
         functions.len(),
         if functions.len() == 1 { "" } else { "s" },
-        functions.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+        functions
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }

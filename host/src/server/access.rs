@@ -25,8 +25,8 @@ use super::extract::Path;
 use super::wire::{DeleteStatus, FunctionMetadata, Iso8601};
 use super::{AppState, Caller};
 use crate::functions::acting::TokenFor;
-use crate::model::access::{Privacy, TokenScope, validate_namespace_name};
 use crate::model::Secrets;
+use crate::model::access::{Privacy, TokenScope, validate_namespace_name};
 use crate::model::{NamespaceInfo, NamespacePatch, NewNamespace, Timestamp};
 use crate::validate::{ValidationError, validate_function_id};
 
@@ -116,7 +116,10 @@ pub struct IssuedTokenAnswer {
 #[allow(dead_code)] // a schema only: parsed by `create_namespace`
 pub(super) struct CreateNamespaceRequest {
     /// The function id rules: 1-255 of `[A-Za-z0-9_-]`, not starting or ending with `-`/`_`.
-    #[schema(pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$", max_length = 255)]
+    #[schema(
+        pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$",
+        max_length = 255
+    )]
     name: String,
     /// Free text: at most 1024 characters, no control characters but newlines and tabs.
     #[schema(max_length = 1024, pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$")]
@@ -182,10 +185,16 @@ pub(super) struct PatchFunctionRequest {
 #[allow(dead_code)] // a schema only: parsed by `issue_token`
 pub(super) struct TokenRequest {
     /// A token for this function only.
-    #[schema(pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$", max_length = 255)]
+    #[schema(
+        pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$",
+        max_length = 255
+    )]
     function_id: Option<String>,
     /// A token for every function of this namespace.
-    #[schema(pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$", max_length = 255)]
+    #[schema(
+        pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$",
+        max_length = 255
+    )]
     namespace: Option<String>,
     /// When the token stops working (ISO 8601, in the future); absent or null: when the
     /// namespace's token key is rotated.
@@ -264,7 +273,11 @@ fn string_map(
                     echo(other),
                     format!(
                         "Invalid {field} value for {k}: must be a string{}",
-                        if nullable { " or null (to remove it)" } else { "" }
+                        if nullable {
+                            " or null (to remove it)"
+                        } else {
+                            ""
+                        }
                     ),
                 )),
             })
@@ -321,9 +334,8 @@ pub async fn create_namespace(
 ) -> Result<(StatusCode, Json<Namespace>), ApiError> {
     let body = object(&headers, body).await?;
     only(&body, &["name", "description", "env", "secrets"])?;
-    let name = string(&body, "name")?.ok_or_else(|| {
-        ValidationError::new("name", Value::Null, "Missing required field: name")
-    })?;
+    let name = string(&body, "name")?
+        .ok_or_else(|| ValidationError::new("name", Value::Null, "Missing required field: name"))?;
     validate_namespace_name(&name)?;
     let set = |m: BTreeMap<String, Option<String>>| {
         m.into_iter()

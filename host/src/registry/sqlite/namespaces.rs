@@ -13,16 +13,20 @@ use super::rows::{
     raw_namespace, to_json,
 };
 use super::{SqliteStore, not_found};
-use crate::registry::namespaces::{namespace_not_empty, patch_namespace, validate_namespace};
 use crate::model::access::{DEFAULT_NAMESPACE, Privacy};
 use crate::model::{
     HistoryAction, NamespaceDeleteOutcome, NamespaceInfo, NamespacePatch, NamespaceRecord,
     NamespaceUpdate, NewNamespace, PrivacyChange, Timestamp, TokenKey,
 };
+use crate::registry::namespaces::{namespace_not_empty, patch_namespace, validate_namespace};
 use crate::registry::{RegistryError, Resource};
 use crate::validate::ValidationError;
 
-pub(super) fn set_privacy(reg: &SqliteStore, id: &str, privacy: Privacy) -> Result<PrivacyChange, RegistryError> {
+pub(super) fn set_privacy(
+    reg: &SqliteStore,
+    id: &str,
+    privacy: Privacy,
+) -> Result<PrivacyChange, RegistryError> {
     let mut conn = reg.write_conn();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let (active, previous): (String, String) = tx
@@ -56,8 +60,7 @@ pub(super) fn set_privacy(reg: &SqliteStore, id: &str, privacy: Privacy) -> Resu
     } else {
         drop(tx);
     }
-    let function =
-        load_function(&conn, id)?.ok_or_else(|| not_found(Resource::Function, id))?;
+    let function = load_function(&conn, id)?.ok_or_else(|| not_found(Resource::Function, id))?;
     Ok(PrivacyChange {
         function: Arc::new(function),
         previous,
@@ -68,7 +71,12 @@ pub(super) fn create_namespace(
     reg: &SqliteStore,
     namespace: NewNamespace,
 ) -> Result<Arc<NamespaceRecord>, RegistryError> {
-    validate_namespace(&namespace.name, &namespace.description, &namespace.env, &namespace.secrets)?;
+    validate_namespace(
+        &namespace.name,
+        &namespace.description,
+        &namespace.env,
+        &namespace.secrets,
+    )?;
     let now = Timestamp::now();
     let record = NamespaceRecord {
         name: namespace.name,
@@ -106,7 +114,10 @@ pub(super) fn create_namespace(
     Ok(Arc::new(record))
 }
 
-pub(super) fn get_namespace(reg: &SqliteStore, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError> {
+pub(super) fn get_namespace(
+    reg: &SqliteStore,
+    name: &str,
+) -> Result<Arc<NamespaceRecord>, RegistryError> {
     reg.poll_external_changes()?;
     let epoch = {
         let cache = reg.cache_read();
@@ -115,12 +126,14 @@ pub(super) fn get_namespace(reg: &SqliteStore, name: &str) -> Result<Arc<Namespa
         }
         cache.epoch
     };
-    let record = load_namespace(&reg.reader(), name)?
-        .ok_or_else(|| not_found(Resource::Namespace, name))?;
+    let record =
+        load_namespace(&reg.reader(), name)?.ok_or_else(|| not_found(Resource::Namespace, name))?;
     let record = Arc::new(record);
     let mut cache = reg.cache_write();
     if cache.epoch == epoch {
-        cache.namespaces.insert(name.to_owned(), Arc::clone(&record));
+        cache
+            .namespaces
+            .insert(name.to_owned(), Arc::clone(&record));
     }
     Ok(record)
 }
@@ -131,9 +144,7 @@ pub(super) fn list_namespaces(reg: &SqliteStore) -> Result<Vec<NamespaceInfo>, R
         "SELECT {NAMESPACE_COLUMNS}, (SELECT count(*) FROM functions f WHERE f.namespace = n.name)
          FROM namespaces n ORDER BY name"
     ))?;
-    let rows = stmt.query_map([], |row| {
-        Ok((raw_namespace(row)?, row.get::<_, i64>(8)?))
-    })?;
+    let rows = stmt.query_map([], |row| Ok((raw_namespace(row)?, row.get::<_, i64>(8)?)))?;
     rows.map(|row| {
         let (record, count) = row?;
         Ok(NamespaceInfo {
@@ -151,8 +162,7 @@ pub(super) fn update_namespace(
 ) -> Result<NamespaceUpdate, RegistryError> {
     let mut conn = reg.write_conn();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let current =
-        load_namespace(&tx, name)?.ok_or_else(|| not_found(Resource::Namespace, name))?;
+    let current = load_namespace(&tx, name)?.ok_or_else(|| not_found(Resource::Namespace, name))?;
     let (record, detail) = patch_namespace(current, patch)?;
     let now = record.updated_at;
     tx.execute(
@@ -175,7 +185,15 @@ pub(super) fn update_namespace(
                 .collect::<Result<_, _>>()?
         };
         for (id, version) in members {
-            insert_history(&tx, &id, &version, HistoryAction::Namespace, None, Some(detail), now)?;
+            insert_history(
+                &tx,
+                &id,
+                &version,
+                HistoryAction::Namespace,
+                None,
+                Some(detail),
+                now,
+            )?;
             functions.push(id);
         }
     }
@@ -195,12 +213,9 @@ pub(super) fn delete_namespace(
     cascade: bool,
 ) -> Result<NamespaceDeleteOutcome, RegistryError> {
     if name == DEFAULT_NAMESPACE {
-        return Err(ValidationError::new(
-            "name",
-            name,
-            "The default namespace cannot be deleted",
-        )
-        .into());
+        return Err(
+            ValidationError::new("name", name, "The default namespace cannot be deleted").into(),
+        );
     }
     let mut conn = reg.write_conn();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -214,7 +229,9 @@ pub(super) fn delete_namespace(
             .collect::<Result<_, _>>()?
     };
     if !functions.is_empty() && !cascade {
-        return Err(RegistryError::Conflict(namespace_not_empty(name, &functions)));
+        return Err(RegistryError::Conflict(namespace_not_empty(
+            name, &functions,
+        )));
     }
     let digests: Vec<String> = {
         let mut stmt = tx.prepare_cached(
@@ -238,7 +255,10 @@ pub(super) fn delete_namespace(
     })
 }
 
-pub(super) fn rotate_token_key(reg: &SqliteStore, name: &str) -> Result<Arc<NamespaceRecord>, RegistryError> {
+pub(super) fn rotate_token_key(
+    reg: &SqliteStore,
+    name: &str,
+) -> Result<Arc<NamespaceRecord>, RegistryError> {
     let key = TokenKey::generate();
     let mut conn = reg.write_conn();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
