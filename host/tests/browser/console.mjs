@@ -154,6 +154,8 @@ await step('the deployed functions are listed, and the filter narrows them', asy
   }
   const helloRow = table.getByRole('row').filter({ has: page.getByRole('link', { name: 'hello', exact: true }) });
   assert(/0\.2\.0/.test(await helloRow.textContent()), 'hello shows its active version 0.2.0');
+  assert(/default/.test(await helloRow.textContent()) && /private/.test(await helloRow.textContent()),
+    'hello shows its namespace (default) and privacy (private)');
   await page.getByLabel('Filter functions').fill('handler');
   await eventually(async () => {
     const rows = await table.getByRole('row').count();
@@ -342,9 +344,14 @@ await step('charts show the calls of a burst', async () => {
   await page.setViewportSize({ width: 1280, height: 860 });
   await page.goto(`${BASE}/console/#/functions`);
   const helloRow = page.getByRole('table', { name: 'Functions' }).getByRole('row').filter({ has: page.getByRole('link', { name: 'hello', exact: true }) });
+  // The calls column by its heading (the first column is the row's header, not a cell).
+  await helloRow.waitFor();
+  const headings = await page.getByRole('table', { name: 'Functions' }).locator('thead th').allTextContents();
+  const callsColumn = headings.indexOf('Calls (15 min)') - 1;
+  assert(callsColumn >= 0, `a calls column in ${headings}`);
   await eventually(async () => {
     const cells = await helloRow.locator('td').allTextContents();
-    assert(Number(cells[7].replace(/,/g, '')) >= burst, `the table's calls: ${cells}`);
+    assert(Number(cells[callsColumn].replace(/,/g, '')) >= burst, `the table's calls: ${cells}`);
   }, 'the functions table counts the calls');
   await shot(page, 'functions');
 });

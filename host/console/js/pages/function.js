@@ -52,6 +52,9 @@ export function charts(stats) {
 function details(info) {
   return dl([
     ['Active version', info.version],
+    ['Namespace', info.namespace],
+    ['Privacy', info.privacy === undefined ? undefined
+      : info.privacy === 'public' ? 'public: anyone may call it' : 'private: calls need a key or a token'],
     ['Served version', info.servedVersion],
     ['Kind', info.kind],
     ['Interface', info.kind === 'command' ? (info.interface === 'http' ? 'http (a CGI handler)' : 'rpc') : undefined],

@@ -21,13 +21,15 @@ function rowsOf(list, stats) {
 
 function matches(row, filter) {
   if (!filter) return true;
-  const hay = [row.id, row.version, row.language, row.load && row.load.kind, status(row)]
+  const hay = [row.id, row.namespace, row.privacy, row.version, row.language, row.load && row.load.kind, status(row)]
     .filter(Boolean).join(' ').toLowerCase();
   return filter.toLowerCase().split(/\s+/).filter(Boolean).every((word) => hay.includes(word));
 }
 
 const COLUMNS = [
   ['Function', (r) => h('a', { href: links.fn(r.id) }, r.id)],
+  ['Namespace', (r) => r.namespace, undefined, 'namespace'],
+  ['Privacy', (r) => r.privacy, undefined, 'privacy'],
   ['Version', (r) => r.version],
   ['Kind', (r) => (r.load ? r.load.kind : '–')],
   ['Language', (r) => r.language],
@@ -57,7 +59,9 @@ export async function render(el, { query }) {
       replace(body, h('p', { class: 'empty' }, 'No functions yet. Deploy one with `fdo deploy` or POST /v1/api/functions.'));
       return;
     }
-    replace(body, table('Functions', COLUMNS, shown, { rowHeader: true, class: 'functions' }));
+    // Namespace and privacy columns once the host has them (issue 22).
+    const columns = COLUMNS.filter(([, , , field]) => !field || rows.some((r) => r[field] !== undefined));
+    replace(body, table('Functions', columns, shown, { rowHeader: true, class: 'functions' }));
   };
   const load = async () => {
     try {
