@@ -259,7 +259,14 @@ fn python_template_builds_serves_and_benchmarks() {
     // the function against itself).
     let compared = host.fdo(
         &[
-            &["bench", "hello-py", "hello", "world", "--compare", "hello-py"][..],
+            &[
+                "bench",
+                "hello-py",
+                "hello",
+                "world",
+                "--compare",
+                "hello-py",
+            ][..],
             &short,
         ]
         .concat(),

@@ -74,7 +74,10 @@ async fn console_files_are_public_with_strict_security_headers() {
         .unwrap();
     assert!(page.contains(r#"<script type="module" src="/console/js/app.js">"#));
     let (_, root) = decode(s.client.get(s.url("/")).send().await.unwrap()).await;
-    assert_eq!(root["console"], "/console/", "the root says where the console is");
+    assert_eq!(
+        root["console"], "/console/",
+        "the root says where the console is"
+    );
     let (status, body) = decode(
         s.client
             .get(s.url("/console/nope.js"))
