@@ -326,6 +326,7 @@ impl FunctionHost {
         let bytes = Arc::new(bytes);
         let loaded = self.loader.compile_new(bytes.clone()).await?;
         check_interface(&metadata, loaded.component.kind())?;
+        check_initial_memory(&metadata, &bytes)?;
         let mut outcome = self.registry.deploy(metadata, bytes).await?;
         if outcome.created {
             self.share_artifact(&outcome.version.component.digest).await;
@@ -1099,4 +1100,29 @@ fn check_interface(metadata: &DeployMetadata, kind: ComponentKind) -> Result<(),
         .into());
     }
     Ok(())
+}
+
+/// A WASI command module that starts with more linear memory than its limit could never run:
+/// refused at deploy, saying how much it needs (Zig's default 16 MiB stack, for one, needs
+/// `memoryMb` 17 or more), instead of failing every call with `memory-limit`.
+fn check_initial_memory(metadata: &DeployMetadata, bytes: &[u8]) -> Result<(), HostError> {
+    if !crate::loader::looks_like_core_module(bytes) {
+        return Ok(());
+    }
+    let Some(needed) = crate::loader::command::initial_memory_bytes(bytes) else {
+        return Ok(());
+    };
+    let limit_mb = CallLimits::from(metadata.limits()).memory_mb;
+    if needed <= u64::from(limit_mb) << 20 {
+        return Ok(());
+    }
+    let needed_mb = needed.div_ceil(1 << 20);
+    Err(ValidationError::new(
+        "limits.memoryMb",
+        limit_mb,
+        format!(
+            "Invalid limits.memoryMb: this module starts with {needed_mb} MiB of linear memory, more than its limit of {limit_mb} MiB (a toolchain's default stack counts: Zig's is 16 MiB); give it memoryMb {needed_mb} or more, or build it with a smaller stack (zig build-exe --stack 1048576)"
+        ),
+    )
+    .into())
 }

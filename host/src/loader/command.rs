@@ -144,6 +144,19 @@ impl Shape {
     }
 }
 
+/// The linear memory a core module starts with, in bytes (its first memory's initial size), or
+/// `None` when it is not a valid module or has no memory.
+pub fn initial_memory_bytes(module: &[u8]) -> Option<u64> {
+    for payload in Parser::new(0).parse_all(module) {
+        if let Payload::MemorySection(section) = payload.ok()? {
+            let memory = section.into_iter().next()?.ok()?;
+            let page = memory.page_size_log2.map_or(65536, |log2| 1u64 << log2);
+            return Some(memory.initial.saturating_mul(page));
+        }
+    }
+    None
+}
+
 /// Turns a WASI command module into a component exporting `wasi:cli/run`, or says why the
 /// module is not something fdo can run.
 pub fn wrap(module: &[u8]) -> Result<Vec<u8>, String> {
@@ -303,6 +316,15 @@ mod tests {
             let err = wrap(&module(wat)).expect_err(wat);
             assert!(err.contains(expected), "{wat}: {err}");
         }
+    }
+
+    #[test]
+    fn the_initial_memory_is_read_from_the_memory_section() {
+        assert_eq!(initial_memory_bytes(&module(COMMAND)), Some(65536));
+        let big = module(r#"(module (memory (export "memory") 257) (func (export "_start")))"#);
+        assert_eq!(initial_memory_bytes(&big), Some(257 * 65536));
+        assert_eq!(initial_memory_bytes(&module("(module)")), None);
+        assert_eq!(initial_memory_bytes(b"not wasm"), None);
     }
 
     #[test]

@@ -239,6 +239,39 @@ async fn core_modules_that_are_not_commands_are_refused_with_what_they_are() {
     );
     let (status, _) = s.get("/v1/api/functions/reactor").await;
     assert_eq!(status, 404, "nothing was stored");
+
+    // A command that starts with more memory than its limit (Zig's 16 MiB default stack) is
+    // refused at deploy, saying what it needs; with that much it deploys.
+    let zig = read(test_guests::ZIG_HELLO);
+    let (status, body) = s
+        .deploy(
+            "zig-small",
+            "1.0.0",
+            &zig,
+            json!({"limits": {"memoryMb": 8}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["context"]["field"].as_str()),
+        (400, Some("limits.memoryMb")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("memoryMb 17 or more"),
+        "{body}"
+    );
+    let (status, body) = s
+        .deploy(
+            "zig-small",
+            "1.0.0",
+            &zig,
+            json!({"limits": {"memoryMb": 17}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let _: Value = body;
 }
 
