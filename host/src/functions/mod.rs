@@ -28,10 +28,10 @@ use crate::loader::{LoadError, LoadResult, LoadTier, Loader};
 use crate::metrics::Gauges;
 use crate::model::access::{Privacy, TokenScope};
 use crate::model::{
-    ApiKeyRecord, CreatedKey, DeployMetadata, Digest, FunctionRecord, HistoryEntry, Interface,
-    LogEntry, LogLevel, LogQuery, LogRecord, NamespaceDeleteOutcome, NamespaceInfo, NamespacePatch,
-    NamespaceRecord, NamespaceUpdate, NewKey, NewNamespace, PrivacyChange, Resource, Timestamp,
-    VersionRecord,
+    ApiKeyRecord, CreatedKey, DeployMetadata, Digest, FunctionRecord, GcReport, HistoryEntry,
+    Interface, LogEntry, LogLevel, LogQuery, LogRecord, NamespaceDeleteOutcome, NamespaceInfo,
+    NamespacePatch, NamespaceRecord, NamespaceUpdate, NewKey, NewNamespace, PrivacyChange, Resource,
+    Timestamp, VersionRecord,
 };
 use crate::registry::{AuthError, Change, LogWriter, Registry, RegistryError};
 use crate::runtime::{CallLimits, CallOutcome, CallSpec, LoadedComponent, Runtime};
@@ -755,7 +755,29 @@ impl FunctionHost {
         for observer in &self.observers {
             observer.function_deleted(id);
         }
+        self.collect_garbage();
         Ok(())
+    }
+
+    /// Removes, off the request path, component bytes no version references (those a failed
+    /// or interrupted deploy stored, which no delete would ever reach) and leftovers of
+    /// interrupted writes, so storage does not grow with what users deleted. Run after every
+    /// delete; a failure is logged and never fails the delete, which has already happened.
+    fn collect_garbage(&self) {
+        let registry = self.registry.clone();
+        tokio::spawn(async move {
+            match registry.gc_components().await {
+                Ok(report) if report != GcReport::default() => tracing::info!(
+                    components = report.components_removed,
+                    temp_files = report.temp_files_removed,
+                    "removed unreferenced component bytes"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not remove unreferenced component bytes")
+                }
+            }
+        });
     }
 
     /// Loads every function's active version (start-up warm-up): the first call after a
@@ -1033,6 +1055,9 @@ impl FunctionHost {
             }
         }
         self.apply_change(&Change::Namespace(name.to_owned()));
+        if !outcome.functions.is_empty() {
+            self.collect_garbage();
+        }
         Ok(outcome)
     }
 

@@ -345,6 +345,8 @@ pub trait Registry: Send + Sync {
 
     /// Drops every cached record now, so the next reads see all writes, including other
     /// processes' and hosts' (instead of waiting for the backend's own change detection).
+    /// A test aid: in production each backend's own change detection keeps caches current.
+    #[cfg(test)]
     async fn refresh(&self) -> Result<(), RegistryError>;
 
     /// Changes other hosts make, as they arrive (`None` for a store no other host writes to,

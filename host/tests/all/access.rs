@@ -235,6 +235,81 @@ async fn namespaces_share_env_and_secrets_and_cascade() {
     );
 }
 
+/// Component files in the server's blob store.
+fn stored_components(s: &TestServer) -> usize {
+    let root = s.data_dir.join("components").join("sha256");
+    let Ok(shards) = std::fs::read_dir(&root) else {
+        return 0;
+    };
+    shards
+        .flat_map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap())
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "wasm")
+        })
+        .count()
+}
+
+/// Waits (bounded) until the blob store holds `n` components: the collection runs after the
+/// delete has answered, off the request path.
+async fn wait_for_stored_components(s: &TestServer, n: usize) {
+    for _ in 0..600 {
+        if stored_components(s) == n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        stored_components(s),
+        n,
+        "component files left in the blob store"
+    );
+}
+
+#[tokio::test]
+async fn deletes_reclaim_component_bytes_a_refused_deploy_left_behind() {
+    let s = TestServer::start().await;
+    let hello = std::fs::read(test_guests::HELLO).expect("hello component built");
+    assert_eq!(
+        s.post("/v1/api/namespaces", &json!({"name": "shop"}))
+            .await
+            .0,
+        201
+    );
+    // A deploy refused after its bytes were stored (a function does not change namespace)
+    // leaves bytes no version references; a delete of the function then reclaims them too.
+    assert_eq!(
+        s.deploy("solo", "1.0.0", &rpc_basic(), json!({})).await.0,
+        200
+    );
+    let (status, body) = s
+        .deploy("solo", "1.0.1", &hello, json!({"namespace": "shop"}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(stored_components(&s), 2);
+    assert_eq!(s.delete("/v1/api/functions/solo").await.0, 200);
+    wait_for_stored_components(&s, 0).await;
+
+    // The same through a cascading namespace delete.
+    let (status, body) = s
+        .deploy("cart", "1.0.0", &rpc_basic(), json!({"namespace": "shop"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        s.deploy("cart", "1.0.1", &hello, json!({"namespace": "default"}))
+            .await
+            .0,
+        409
+    );
+    assert_eq!(stored_components(&s), 2);
+    let (status, body) = s.delete("/v1/api/namespaces/shop?cascade=true").await;
+    assert_eq!(status, 200, "{body}");
+    wait_for_stored_components(&s, 0).await;
+}
+
 #[tokio::test]
 async fn public_functions_need_no_credential_and_are_still_rate_limited() {
     let dir = tempfile::tempdir().unwrap();

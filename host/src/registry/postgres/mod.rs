@@ -1171,6 +1171,7 @@ impl Registry for PostgresRegistry {
         query_logs(&**client, query).await
     }
 
+    #[cfg(test)]
     async fn refresh(&self) -> Result<(), RegistryError> {
         self.inner.catch_up().await?;
         self.inner.invalidate_all();

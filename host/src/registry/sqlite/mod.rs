@@ -40,7 +40,7 @@ pub use registry::SqliteRegistry;
 
 use cache::CacheState;
 use checkpoint::{Checkpointer, Nudge};
-use rows::{function_exists, query_logs, read_generation};
+use rows::{function_exists, query_logs};
 
 #[cfg(doc)]
 use super::Registry;
@@ -181,8 +181,9 @@ impl SqliteStore {
 
     /// Drops every cached function and key now, so the next reads see all writes, including
     /// other processes' (instead of waiting up to the external-change poll interval).
+    #[cfg(test)]
     pub fn refresh(&self) -> Result<(), RegistryError> {
-        let generation = read_generation(&self.reader())?;
+        let generation = rows::read_generation(&self.reader())?;
         self.invalidate(generation);
         Ok(())
     }

@@ -203,6 +203,7 @@ impl Registry for SqliteRegistry {
         self.run(move |s| s.logs(&query)).await
     }
 
+    #[cfg(test)]
     async fn refresh(&self) -> Result<(), RegistryError> {
         self.run(|s| s.refresh()).await
     }
