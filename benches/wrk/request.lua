@@ -2,6 +2,7 @@
 --   FDO_WRK_METHOD     request method (default GET)
 --   FDO_WRK_BODY       request body (sent with content-type application/json when set)
 --   FDO_WRK_API_KEY    sent as X-API-Key when set
+--   FDO_WRK_BEARER     sent as Authorization: Bearer when set (an invocation token)
 --   FDO_WRK_PATHS      "PREFIX|COUNT|SUFFIX": rotate over PREFIX..i..SUFFIX for i = 0..COUNT-1
 --                      (the 1,000-functions scenario); without it the URL's path is used
 -- When done it prints one line, `FDO_WRK_RESULT {json}`, that the driver parses.
@@ -9,6 +10,7 @@
 local method = os.getenv("FDO_WRK_METHOD") or "GET"
 local body = os.getenv("FDO_WRK_BODY")
 local key = os.getenv("FDO_WRK_API_KEY")
+local bearer = os.getenv("FDO_WRK_BEARER")
 local paths = os.getenv("FDO_WRK_PATHS")
 
 wrk.method = method
@@ -18,6 +20,9 @@ if body ~= nil and body ~= "" then
 end
 if key ~= nil and key ~= "" then
   wrk.headers["X-API-Key"] = key
+end
+if bearer ~= nil and bearer ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. bearer
 end
 
 local prefix, count, suffix = nil, 0, ""

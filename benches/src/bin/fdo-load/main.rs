@@ -8,7 +8,8 @@
 //!   `GET /v1/functions/hello-http` (API key checked);
 //! * `fdo-rpc`: the `hello` example deployed to `fdo serve`, `POST /v1/functions/hello-rpc`
 //!   with `{"method":"main","params":{"name":"world"}}` (the full API path: auth, JSON, a
-//!   fresh instance, and the guest's log line stored);
+//!   fresh instance, and the guest's log line stored); with `--credentials` once per
+//!   credential (admin key, an `invoke` key, an invocation token), measured in turn;
 //! * `fdo-command`: the `zig-hello` example, a WASI command module (issue 28), deployed to the
 //!   same `fdo serve`, `POST /v1/functions/hello-command` with
 //!   `{"method":"hello","params":{"name":"world"}}`: the request on the module's stdin, its
@@ -43,7 +44,7 @@ use serde_json::{Value, json};
 use process::ProcessLoad;
 use procs::{Server, free_loopback_addr, memory};
 use report::{Many, Report, Row};
-use wrk::{Load, Wrk};
+use wrk::{Credential, Load, Wrk};
 
 /// The API key the benchmark's fdo servers accept.
 const API_KEY: &str = "fdo-load-benchmark-key-0123456789";
@@ -86,6 +87,12 @@ struct Args {
         default_value = "native,wasmtime,fdo-http,fdo-rpc,fdo-command,wasmtime-run,many"
     )]
     only: Vec<String>,
+    /// Credentials the `fdo-rpc` scenario presents, comma-separated, each measured as its own
+    /// target in turn: `admin` (the admin API key, `X-API-Key`), `invoke-key` (a key created
+    /// with role `invoke`), `token` (an invocation token for the function from
+    /// `POST /v1/api/tokens`, as `Authorization: Bearer`).
+    #[arg(long, value_delimiter = ',', default_value = "admin")]
+    credentials: Vec<CredentialKind>,
     /// Functions deployed in the `many` scenario.
     #[arg(long, default_value_t = 1000)]
     functions: usize,
@@ -147,7 +154,7 @@ fn main() -> anyhow::Result<()> {
     // machine's drift over the minutes a run takes (a shared, noisy VM) then falls on all
     // of them alike instead of on whichever happened to run last.
     let mut servers = Vec::new();
-    let mut targets: Vec<(&'static str, Load, u32)> = Vec::new();
+    let mut targets: Vec<(String, Load, u32)> = Vec::new();
     // Targets driven by starting a process per call instead of wrk.
     let mut process_targets: Vec<(&'static str, ProcessLoad)> = Vec::new();
     if wants("native") {
@@ -158,7 +165,7 @@ fn main() -> anyhow::Result<()> {
         let mut command = Command::new(&binary);
         command.arg("127.0.0.1:0");
         let server = Server::start("hello-native", command, None)?;
-        targets.push(("native", get(&format!("{}/", server.url())), server.pid()));
+        targets.push(("native".into(), get(&format!("{}/", server.url())), server.pid()));
         servers.push(server);
     }
     if wants("wasmtime") {
@@ -170,7 +177,7 @@ fn main() -> anyhow::Result<()> {
                 let server = Server::start("wasmtime serve", command, Some(addr))?;
                 report.note(format!("wasmtime: {}", version(&binary)));
                 check_http(&rt, &format!("{}/", server.url()), None)?;
-                targets.push(("wasmtime", get(&format!("{}/", server.url())), server.pid()));
+                targets.push(("wasmtime".into(), get(&format!("{}/", server.url())), server.pid()));
                 servers.push(server);
             }
             None => report.note(
@@ -208,13 +215,25 @@ fn main() -> anyhow::Result<()> {
         ));
         if wants("fdo-http") {
             let load = Load {
-                api_key: Some(API_KEY.into()),
+                credential: Credential::ApiKey(API_KEY.into()),
                 ..get(&http_url)
             };
-            targets.push(("fdo-http", load, server.pid()));
+            targets.push(("fdo-http".into(), load, server.pid()));
         }
         if wants("fdo-rpc") {
-            targets.push(("fdo-rpc", rpc_load(rpc_url, None), server.pid()));
+            // The same call once per credential, measured in turn like every target.
+            for &credential in &args.credentials {
+                let load = Load {
+                    credential: rt.block_on(issue(&client, &server, credential, "hello-rpc"))?,
+                    ..rpc_load(rpc_url.clone(), None)
+                };
+                rt.block_on(check_call(&client, &load))?;
+                let name = match credential {
+                    CredentialKind::Admin => "fdo-rpc".to_owned(),
+                    other => format!("fdo-rpc/{}", other.name()),
+                };
+                targets.push((name, load, server.pid()));
+            }
         }
         if wants("fdo-command") {
             let command = std::fs::read(test_guests::ZIG_HELLO)?;
@@ -225,7 +244,7 @@ fn main() -> anyhow::Result<()> {
                 ..rpc_load(url, None)
             };
             rt.block_on(check_call(&client, &load))?;
-            targets.push(("fdo-command", load, server.pid()));
+            targets.push(("fdo-command".into(), load, server.pid()));
         }
         fdo_server = Some(server);
     }
@@ -244,7 +263,7 @@ fn main() -> anyhow::Result<()> {
         rt.block_on(deploy(&client, &server, "hello-rpc", &rpc))?;
         let rpc_url = format!("{}/v1/functions/hello-rpc", server.url());
         rt.block_on(check_rpc(&client, &rpc_url))?;
-        targets.push(("fdo-rpc-pg", rpc_load(rpc_url, None), server.pid()));
+        targets.push(("fdo-rpc-pg".into(), rpc_load(rpc_url, None), server.pid()));
         _pg_database = db;
         pg_server = Some(server);
     }
@@ -492,6 +511,62 @@ async fn deploy(
     Ok(())
 }
 
+/// What a load presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CredentialKind {
+    /// The admin API key.
+    Admin,
+    /// An API key with role `invoke` (may call functions, nothing else).
+    InvokeKey,
+    /// An invocation token for the function, from `POST /v1/api/tokens`.
+    Token,
+}
+
+impl CredentialKind {
+    fn name(self) -> &'static str {
+        match self {
+            CredentialKind::Admin => "admin",
+            CredentialKind::InvokeKey => "invoke-key",
+            CredentialKind::Token => "token",
+        }
+    }
+}
+
+/// A credential of `kind` for calling `function`, issued by `server` as the admin.
+async fn issue(
+    client: &reqwest::Client,
+    server: &Server,
+    kind: CredentialKind,
+    function: &str,
+) -> anyhow::Result<Credential> {
+    let (path, body, field) = match kind {
+        CredentialKind::Admin => return Ok(Credential::ApiKey(API_KEY.into())),
+        CredentialKind::InvokeKey => (
+            "/v1/api/keys",
+            json!({"name": "fdo-load invoke", "role": "invoke", "namespaces": null}),
+            "key",
+        ),
+        CredentialKind::Token => ("/v1/api/tokens", json!({"functionId": function}), "token"),
+    };
+    let response = client
+        .post(format!("{}{path}", server.url()))
+        .header("x-api-key", API_KEY)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("POST {path}"))?;
+    let status = response.status();
+    let answer: Value = response.json().await?;
+    let secret = answer[field]
+        .as_str()
+        .with_context(|| format!("POST {path} answered {status} {answer}"))?
+        .to_owned();
+    Ok(match kind {
+        CredentialKind::Token => Credential::Bearer(secret),
+        _ => Credential::ApiKey(secret),
+    })
+}
+
 /// One RPC call, checked.
 /// fdo's `fdo_logs_dropped` counter: a server that sheds its log writes looks faster than it is,
 /// so every report says how many entries were dropped.
@@ -519,9 +594,13 @@ async fn check_rpc(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
 /// One call as `load` makes it, checked against [`RPC_ANSWER`].
 async fn check_call(client: &reqwest::Client, load: &Load) -> anyhow::Result<()> {
     let url = &load.url;
-    let response = client
-        .post(url)
-        .header("x-api-key", API_KEY)
+    let mut request = client.post(url);
+    request = match &load.credential {
+        Credential::None => request,
+        Credential::ApiKey(key) => request.header("x-api-key", key),
+        Credential::Bearer(token) => request.header("authorization", format!("Bearer {token}")),
+    };
+    let response = request
         .header("content-type", "application/json")
         .body(load.body.clone().unwrap_or_default())
         .send()
@@ -571,7 +650,7 @@ fn get(url: &str) -> Load {
         url: url.to_owned(),
         method: "GET",
         body: None,
-        api_key: None,
+        credential: Credential::None,
         rotate: None,
     }
 }
@@ -582,7 +661,7 @@ fn rpc_load(url: String, rotate: Option<(String, usize, String)>) -> Load {
         url,
         method: "POST",
         body: Some(RPC_BODY.into()),
-        api_key: Some(API_KEY.into()),
+        credential: Credential::ApiKey(API_KEY.into()),
         rotate,
     }
 }

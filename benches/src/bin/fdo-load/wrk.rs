@@ -25,10 +25,20 @@ pub struct Load {
     pub method: &'static str,
     /// Request body (JSON), if any.
     pub body: Option<String>,
-    /// `X-API-Key`, if any.
-    pub api_key: Option<String>,
+    /// What each request presents.
+    pub credential: Credential,
     /// `(prefix, count, suffix)`: paths `prefix{i}suffix` for `i` in `0..count`, in turn.
     pub rotate: Option<(String, usize, String)>,
+}
+
+/// A request's credential.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    None,
+    /// Sent as `X-API-Key`.
+    ApiKey(String),
+    /// Sent as `Authorization: Bearer`.
+    Bearer(String),
 }
 
 /// wrk's error counters.
@@ -170,7 +180,20 @@ impl Wrk {
             .arg(&load.url)
             .env("FDO_WRK_METHOD", load.method)
             .env("FDO_WRK_BODY", load.body.as_deref().unwrap_or(""))
-            .env("FDO_WRK_API_KEY", load.api_key.as_deref().unwrap_or(""))
+            .env(
+                "FDO_WRK_API_KEY",
+                match &load.credential {
+                    Credential::ApiKey(key) => key.as_str(),
+                    _ => "",
+                },
+            )
+            .env(
+                "FDO_WRK_BEARER",
+                match &load.credential {
+                    Credential::Bearer(token) => token.as_str(),
+                    _ => "",
+                },
+            )
             .env(
                 "FDO_WRK_PATHS",
                 load.rotate
