@@ -11,7 +11,12 @@ const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x0
 const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
 /// The guests that are WASI command modules (core modules exporting `_start`), deployed as is.
-const COMMANDS: &[&str] = &["assemblyscript-hello", "c-hello", "command-probe", "zig-hello"];
+const COMMANDS: &[&str] = &[
+    "assemblyscript-hello",
+    "c-hello",
+    "command-probe",
+    "zig-hello",
+];
 
 #[test]
 fn every_constant_points_at_a_component() {

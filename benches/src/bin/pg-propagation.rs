@@ -51,7 +51,8 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let (acked, expected) = match i % 3 {
             0 => {
-                a.deploy(meta(&format!("1.{}.0", i + 1))?, code.clone()).await?;
+                a.deploy(meta(&format!("1.{}.0", i + 1))?, code.clone())
+                    .await?;
                 (Instant::now(), Change::Function("f".into()))
             }
             1 => {

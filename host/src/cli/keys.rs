@@ -218,7 +218,16 @@ fn print_list(keys: &[Value], json: bool) {
         })
         .collect();
     output::table(
-        &["ID", "NAME", "PREFIX", "STATUS", "ROLE", "NAMESPACES", "CREATED", "EXPIRES"],
+        &[
+            "ID",
+            "NAME",
+            "PREFIX",
+            "STATUS",
+            "ROLE",
+            "NAMESPACES",
+            "CREATED",
+            "EXPIRES",
+        ],
         &rows,
     );
 }

@@ -203,7 +203,9 @@ pub fn parse_namespaces(
                 if !map.is_empty() {
                     let expanded = map
                         .iter()
-                        .map(|(k, v)| Ok((k.clone(), Value::String(x(&format!("{field}.{k}"), v)?))))
+                        .map(|(k, v)| {
+                            Ok((k.clone(), Value::String(x(&format!("{field}.{k}"), v)?)))
+                        })
                         .collect::<Result<Map<_, _>, ManifestError>>()?;
                     body.insert(field.into(), Value::Object(expanded));
                 }
@@ -493,7 +495,10 @@ mod tests {
         assert_eq!(
             namespaces,
             [
-                NamespaceSpec { name: "bare".into(), body: json!({}) },
+                NamespaceSpec {
+                    name: "bare".into(),
+                    body: json!({})
+                },
                 NamespaceSpec {
                     name: "shop".into(),
                     body: json!({"description": "the shop", "env": {"CURRENCY": "EUR"}, "secrets": {"TOKEN": "s3cr3t-token"}}),

@@ -16,9 +16,9 @@ macro_rules! outln {
     };
 }
 
+pub mod access;
 pub mod bench;
 pub mod build;
-pub mod access;
 pub mod client;
 pub mod deploy;
 mod embedded;

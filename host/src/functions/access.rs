@@ -110,12 +110,18 @@ impl TokenCache {
 
     pub(super) fn fresh(&self, hash: &[u8; 32], now_ms: i64) -> Option<Arc<Principal>> {
         let epoch = self.epoch();
-        self.entries.get(hash).and_then(|e| {
-            (e.0 == epoch && e.1.is_none_or(|exp| now_ms < exp)).then(|| e.2.clone())
-        })
+        self.entries
+            .get(hash)
+            .and_then(|e| (e.0 == epoch && e.1.is_none_or(|exp| now_ms < exp)).then(|| e.2.clone()))
     }
 
-    pub(super) fn insert(&self, hash: [u8; 32], epoch: u64, expires_ms: Option<i64>, who: Arc<Principal>) {
+    pub(super) fn insert(
+        &self,
+        hash: [u8; 32],
+        epoch: u64,
+        expires_ms: Option<i64>,
+        who: Arc<Principal>,
+    ) {
         if self.entries.len() >= MAX_CACHED_TOKENS {
             self.entries.clear();
         }

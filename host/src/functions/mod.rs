@@ -30,15 +30,15 @@ use crate::model::access::{Privacy, TokenScope};
 use crate::model::{
     ApiKeyRecord, CreatedKey, DeployMetadata, Digest, FunctionRecord, GcReport, HistoryEntry,
     Interface, LogEntry, LogLevel, LogQuery, LogRecord, NamespaceDeleteOutcome, NamespaceInfo,
-    NamespacePatch, NamespaceRecord, NamespaceUpdate, NewKey, NewNamespace, PrivacyChange, Resource,
-    Timestamp, VersionRecord,
+    NamespacePatch, NamespaceRecord, NamespaceUpdate, NewKey, NewNamespace, PrivacyChange,
+    Resource, Timestamp, VersionRecord,
 };
 use crate::registry::{AuthError, Change, LogWriter, Registry, RegistryError};
 use crate::runtime::{CallLimits, CallOutcome, CallSpec, LoadedComponent, Runtime};
 use crate::validate::{AllowedHost, ValidationError};
 use access::{AccessError, Credential, HostKey, KeyCache, Principal, TokenCache};
-use tokens::{IssuedToken, Verifier, Verifiers};
 use observe::{CallContext, CallObserver, FinishedCall, LogRecorder, Observers};
+use tokens::{IssuedToken, Verifier, Verifiers};
 
 pub use crate::runtime::{CgiRequest, ComponentKind, InvokeError};
 
@@ -132,7 +132,9 @@ pub enum HostError {
     },
     /// The shared store is unreachable: writes (and reads of what is not in memory) are
     /// refused until it is back.
-    #[error("the database is unreachable ({0}); writes are refused until it is back, loaded functions keep serving")]
+    #[error(
+        "the database is unreachable ({0}); writes are refused until it is back, loaded functions keep serving"
+    )]
     StoreUnreachable(String),
     /// The credential is missing or not valid (a 401).
     #[error(transparent)]
@@ -338,7 +340,10 @@ impl FunctionHost {
             && let Some(privacy) = privacy
             && privacy != outcome.function.privacy
         {
-            outcome.function = self.set_privacy(&outcome.function.id, privacy).await?.function;
+            outcome.function = self
+                .set_privacy(&outcome.function.id, privacy)
+                .await?
+                .function;
         }
         if outcome.created {
             self.changed(&outcome.function.id);
@@ -553,7 +558,13 @@ impl FunctionHost {
                     );
                     entry.version = Some(v.version.clone());
                     self.logs.push(entry);
-                    return Ok(self.activate(record.clone(), &namespace, v, loaded.component, load));
+                    return Ok(self.activate(
+                        record.clone(),
+                        &namespace,
+                        v,
+                        loaded.component,
+                        load,
+                    ));
                 }
                 Err(e) => reasons.push(format!("version {} failed to load: {e}", v.version)),
             }
@@ -1069,7 +1080,11 @@ impl FunctionHost {
     }
 
     /// Sets a function's privacy (no new version; a history row when it changes).
-    pub async fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, HostError> {
+    pub async fn set_privacy(
+        &self,
+        id: &str,
+        privacy: Privacy,
+    ) -> Result<PrivacyChange, HostError> {
         let change = self.registry.set_privacy(id, privacy).await?;
         self.changed(id);
         Ok(change)
@@ -1111,7 +1126,9 @@ fn scrub(text: &str, secrets: &[String]) -> String {
 fn check_interface(metadata: &DeployMetadata, kind: ComponentKind) -> Result<(), HostError> {
     if metadata.interface() == Interface::Http && kind != ComponentKind::Command {
         let how = match kind {
-            ComponentKind::Http => "it exports wasi:http/incoming-handler, so it already gets HTTP requests on its routes",
+            ComponentKind::Http => {
+                "it exports wasi:http/incoming-handler, so it already gets HTTP requests on its routes"
+            }
             _ => "it is called with {\"method\", \"params\"}",
         };
         return Err(ValidationError::new(

@@ -33,6 +33,7 @@ mod sqlite;
 mod tests;
 mod versions;
 
+use crate::model::access::Privacy;
 pub use blobs::BlobStore;
 pub use keys::{
     API_KEY_DISPLAY_PREFIX_LEN, API_KEY_PREFIX, API_KEY_RANDOM_BYTES, MAX_KEY_NAME_LEN,
@@ -50,7 +51,6 @@ pub use sqlite::{
     DATABASE_FILE_NAME, DEFAULT_BUSY_TIMEOUT, DEFAULT_EXTERNAL_CHANGE_POLL,
     DEFAULT_READ_CONNECTIONS, SqliteOptions, SqliteRegistry, SqliteStore,
 };
-use crate::model::access::Privacy;
 
 use crate::model::{
     ApiKeyRecord, CreatedKey, DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord,
@@ -303,10 +303,14 @@ pub trait Registry: Send + Sync {
 
     /// Sets a function's privacy, with a `privacy` history row when it changes. `NotFound` if
     /// the function is unknown.
-    async fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, RegistryError>;
+    async fn set_privacy(&self, id: &str, privacy: Privacy)
+    -> Result<PrivacyChange, RegistryError>;
 
     /// Creates a namespace with a fresh token key. `Conflict` if the name is taken.
-    async fn create_namespace(&self, namespace: NewNamespace) -> Result<Arc<NamespaceRecord>, RegistryError>;
+    async fn create_namespace(
+        &self,
+        namespace: NewNamespace,
+    ) -> Result<Arc<NamespaceRecord>, RegistryError>;
 
     /// One namespace, with its secrets and token key (cached: it is read when a function is
     /// loaded). `NotFound` if unknown.

@@ -266,7 +266,11 @@ mod tests {
             .unwrap();
         assert_eq!(tables, 7);
         let default: i64 = conn
-            .query_row("SELECT count(*) FROM namespaces WHERE name = 'default'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM namespaces WHERE name = 'default'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(default, 1);
     }

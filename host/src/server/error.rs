@@ -194,9 +194,7 @@ impl ApiError {
             }
             ApiError::Forbidden(_) => code::FORBIDDEN,
             ApiError::RateLimited { .. } => RATE_LIMITED,
-            ApiError::Invocation { error, .. } if error.is_client_error() => {
-                code::VALIDATION_ERROR
-            }
+            ApiError::Invocation { error, .. } if error.is_client_error() => code::VALIDATION_ERROR,
             ApiError::Invocation { .. } | ApiError::Unavailable { .. } => code::INVOCATION_ERROR,
             ApiError::Internal(_) | ApiError::StoreUnreachable(_) => code::INTERNAL_ERROR,
         }
@@ -240,9 +238,7 @@ impl ApiError {
         match self {
             ApiError::Validation(e) => Some(json!({ "field": e.field, "value": e.value })),
             ApiError::BadRequest { context, .. } => context.clone(),
-            ApiError::NotFound { resource, id } => {
-                Some(json!({ "resource": resource, "id": id }))
-            }
+            ApiError::NotFound { resource, id } => Some(json!({ "resource": resource, "id": id })),
             ApiError::RouteNotFound(path) => Some(json!({ "resource": "Route", "path": path })),
             ApiError::MethodNotAllowed { method, path } => {
                 Some(json!({ "method": method, "path": path }))
@@ -252,9 +248,7 @@ impl ApiError {
                 Some(json!({ "contentType": got, "expected": expected }))
             }
             ApiError::Conflict { context, .. } => Some(context.clone()),
-            ApiError::Invocation { id, error } => {
-                Some(json!({ "id": id, "reason": error.kind() }))
-            }
+            ApiError::Invocation { id, error } => Some(json!({ "id": id, "reason": error.kind() })),
             ApiError::Unavailable { id, .. } => Some(json!({ "id": id, "reason": "unavailable" })),
             ApiError::MissingKey
             | ApiError::InvalidKey

@@ -17,13 +17,13 @@ use tracing::Instrument as _;
 
 use super::AppState;
 use super::auth::{Caller, MaybeCaller};
-use crate::functions::access::Principal;
 use super::body::{check_json_body, parse_json, read_limited};
 use super::error::ApiError;
 use super::extract::Path;
 use super::ratelimit::{Scope, admit_one};
 use super::wire::{LogItem, LogList};
 use crate::functions::ComponentKind;
+use crate::functions::access::Principal;
 use crate::functions::observe::CallContext;
 use crate::functions::{Active, CgiRequest, InvokeError};
 use crate::model::{Interface, InvalidLogLevel, LevelFilter, LogLevel, LogQuery, Timestamp};
@@ -131,10 +131,7 @@ async fn dispatch(
     let (parts, body) = request.into_parts();
     let raw = read_limited(&parts.headers, body, state.config.max_upload_mb << 20).await?;
     let (method, params) = invoke_body(&parts.headers, &raw)?;
-    let outcome = state
-        .host
-        .invoke(&active, &method, params, &context)
-        .await;
+    let outcome = state.host.invoke(&active, &method, params, &context).await;
     let mut response = match outcome.result {
         // The guest's JSON goes out as it came (validated, not re-serialized).
         Ok(result) => {

@@ -177,7 +177,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::gate,
         ))
-        .merge(Router::new().nest("/v1/functions", calls.clone()).nest("/functions", calls));
+        .merge(
+            Router::new()
+                .nest("/v1/functions", calls.clone())
+                .nest("/functions", calls),
+        );
     Router::new()
         .route("/", get(api::root))
         .route("/health", get(api::health))

@@ -19,9 +19,8 @@ use utoipa::{OpenApi, ToSchema};
 use super::error::{ErrorBody, RateLimitBody};
 use super::stats;
 use super::wire::{
-    InterfaceName, LanguageName,
-    ApiKey, CreatedApiKey, Deleted, Deployment, FunctionInfo, FunctionMetadata, Health, KeyList,
-    LogList, Rollback, ServiceInfo, VersionList,
+    ApiKey, CreatedApiKey, Deleted, Deployment, FunctionInfo, FunctionMetadata, Health,
+    InterfaceName, KeyList, LanguageName, LogList, Rollback, ServiceInfo, VersionList,
 };
 
 /// A function id: 1-255 characters of `[A-Za-z0-9_-]`, not starting or ending with `-`/`_`.
@@ -54,7 +53,10 @@ struct DeployRequest {
 #[allow(dead_code)] // a schema only: parsed by `validate::parse_deploy_metadata`
 struct DeployMetadataPart {
     /// The function id.
-    #[schema(pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$", max_length = 255)]
+    #[schema(
+        pattern = "^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,253}[A-Za-z0-9])?$",
+        max_length = 255
+    )]
     id: String,
     /// A semantic version: `1.0.0`, `2.1.0-beta.1`, `1.0.0+build.123`.
     #[schema(
@@ -852,7 +854,11 @@ fn complete(doc: &mut Value) {
         .filter_map(|(path, item)| {
             let old = path.strip_prefix("/v1")?;
             let mut item = item.clone();
-            for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+            for op in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|o| o.values_mut())
+            {
                 if let Some(id) = op["operationId"].as_str() {
                     op["operationId"] = json!(format!("{id}Legacy"));
                 }
@@ -904,17 +910,25 @@ mod tests {
         let limits = &schema(doc, "Limits")["properties"];
         assert_eq!(limits["memoryMb"]["maximum"], validate::MAX_MEMORY_MB);
         assert_eq!(limits["timeoutMs"]["maximum"], validate::MAX_TIMEOUT_MS);
-        assert_eq!(limits["maxConcurrency"]["maximum"], validate::MAX_CONCURRENCY);
+        assert_eq!(
+            limits["maxConcurrency"]["maximum"],
+            validate::MAX_CONCURRENCY
+        );
         let meta = &schema(doc, "DeployMetadataPart")["properties"];
         assert_eq!(meta["id"]["pattern"], ID_PATTERN);
         assert_eq!(meta["id"]["maxLength"], validate::MAX_FUNCTION_ID_LEN);
         assert_eq!(meta["version"]["pattern"], SEMVER_PATTERN);
         assert_eq!(meta["version"]["maxLength"], validate::MAX_VERSION_LEN);
-        assert_eq!(meta["entryPoint"]["maxLength"], validate::MAX_ENTRY_POINT_LEN);
-        assert_eq!(meta["allowedHosts"]["maxItems"], validate::MAX_ALLOWED_HOSTS);
         assert_eq!(
-            meta["language"]["$ref"],
-            "#/components/schemas/Language",
+            meta["entryPoint"]["maxLength"],
+            validate::MAX_ENTRY_POINT_LEN
+        );
+        assert_eq!(
+            meta["allowedHosts"]["maxItems"],
+            validate::MAX_ALLOWED_HOSTS
+        );
+        assert_eq!(
+            meta["language"]["$ref"], "#/components/schemas/Language",
             "{meta}"
         );
         let languages = schema(doc, "Language")["enum"].as_array().unwrap().len();
@@ -922,20 +936,44 @@ mod tests {
         let rollback = &schema(doc, "RollbackRequest")["properties"]["version"];
         assert_eq!(rollback["pattern"], SEMVER_PATTERN);
         let logs = &doc["paths"]["/v1/functions/{id}/logs"]["get"]["parameters"];
-        let limit = logs.as_array().unwrap().iter().find(|p| p["name"] == "limit").unwrap();
-        assert_eq!(limit["schema"]["maximum"], super::super::invoke::MAX_LOGS_LIMIT);
+        let limit = logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(
+            limit["schema"]["maximum"],
+            super::super::invoke::MAX_LOGS_LIMIT
+        );
     }
 
     /// The patterns agree with the validators on typical and edge inputs.
     #[test]
     fn patterns_match_the_validators() {
         let id = regex_lite(ID_PATTERN);
-        for (text, ok) in [("hello", true), ("a", true), ("a-b_c9", true), ("-a", false), ("a_", false), ("a b", false), ("", false)] {
+        for (text, ok) in [
+            ("hello", true),
+            ("a", true),
+            ("a-b_c9", true),
+            ("-a", false),
+            ("a_", false),
+            ("a b", false),
+            ("", false),
+        ] {
             assert_eq!(id(text), ok, "{text}");
             assert_eq!(validate::validate_function_id(text).is_ok(), ok, "{text}");
         }
         let semver = regex_lite(SEMVER_PATTERN);
-        for (text, ok) in [("1.0.0", true), ("2.1.0-beta.1", true), ("1.0.0+build.123", true), ("01.0.0", false), ("1.0", false), ("1.0.0-01", false), ("v1.0.0", false)] {
+        for (text, ok) in [
+            ("1.0.0", true),
+            ("2.1.0-beta.1", true),
+            ("1.0.0+build.123", true),
+            ("01.0.0", false),
+            ("1.0", false),
+            ("1.0.0-01", false),
+            ("v1.0.0", false),
+        ] {
             assert_eq!(semver(text), ok, "{text}");
             assert_eq!(validate::validate_version(text).is_ok(), ok, "{text}");
         }

@@ -10,10 +10,10 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{AppState, Caller};
 use super::error::ApiError;
 use super::extract::Path;
 use super::wire::{Kind, LoadFields};
+use super::{AppState, Caller};
 use crate::stats::{LATENCY_STEP_SECONDS, Summary, WINDOW_SECONDS, unix_now};
 use crate::validate::validate_function_id;
 

@@ -8,11 +8,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::functions::{Active, ComponentKind, LoadInfo};
+use crate::model::access::{Namespaces, Privacy, Role};
 use crate::model::{
     ApiKeyRecord, FunctionRecord, HistoryAction, HistoryEntry, Interface, KeyStatus, Language,
     LogLevel, LogOutcome, LogRecord, Timestamp, VersionRecord,
 };
-use crate::model::access::{Namespaces, Privacy, Role};
 
 /// An ISO 8601 UTC timestamp with milliseconds, as every answer writes them.
 pub type Iso8601 = String;

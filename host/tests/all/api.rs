@@ -857,14 +857,18 @@ fn schemathesis_finds_no_failure() {
     ])
     .ok();
     let reports = tempfile::tempdir().expect("tempdir");
-    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis/schemathesis.toml");
+    let config =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis/schemathesis.toml");
     let out = Command::new(&tool)
         .current_dir(reports.path())
         .arg("--config-file")
         .arg(&config)
         .args(["run", &format!("{}/openapi.json", host.url)])
         .args(["--checks", "all"])
-        .args(["--header", &format!("X-API-Key: {}", crate::support::process::KEY)])
+        .args([
+            "--header",
+            &format!("X-API-Key: {}", crate::support::process::KEY),
+        ])
         .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED])
         .args(["--workers", "1", "--no-color"])
         .output()

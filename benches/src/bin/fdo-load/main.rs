@@ -165,7 +165,11 @@ fn main() -> anyhow::Result<()> {
         let mut command = Command::new(&binary);
         command.arg("127.0.0.1:0");
         let server = Server::start("hello-native", command, None)?;
-        targets.push(("native".into(), get(&format!("{}/", server.url())), server.pid()));
+        targets.push((
+            "native".into(),
+            get(&format!("{}/", server.url())),
+            server.pid(),
+        ));
         servers.push(server);
     }
     if wants("wasmtime") {
@@ -784,7 +788,11 @@ fn wasmtime_run(wasmtime: &Path, dir: &Path) -> anyhow::Result<ProcessLoad> {
         .arg(&compiled)
         .status()
         .context("wasmtime compile")?;
-    ensure!(status.success(), "wasmtime compile {}: {status}", test_guests::ZIG_HELLO);
+    ensure!(
+        status.success(),
+        "wasmtime compile {}: {status}",
+        test_guests::ZIG_HELLO
+    );
     Ok(ProcessLoad {
         argv: vec![
             wasmtime.display().to_string(),

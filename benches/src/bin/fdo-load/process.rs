@@ -92,7 +92,8 @@ impl ProcessLoad {
                         while Instant::now() < deadline {
                             let started = Instant::now();
                             let result = self.call();
-                            let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                            let us =
+                                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                             calls.push((us, result));
                         }
                         calls
@@ -136,7 +137,10 @@ mod tests {
     fn percentiles_are_nearest_rank() {
         let mut us: Vec<u64> = (1..=1000).rev().collect();
         let l = latency(&mut us);
-        assert_eq!((l.p50, l.p90, l.p99, l.p999, l.max), (500, 900, 990, 999, 1000));
+        assert_eq!(
+            (l.p50, l.p90, l.p99, l.p999, l.max),
+            (500, 900, 990, 999, 1000)
+        );
         assert!((l.mean - 500.5).abs() < 1e-9);
         assert_eq!(latency(&mut []).max, 0);
     }
@@ -151,11 +155,18 @@ mod tests {
         let outcome = ok
             .run(2, Duration::from_millis(200), Duration::ZERO)
             .unwrap();
-        assert!(outcome.requests > 0 && outcome.errors.total() == 0, "{outcome:?}");
+        assert!(
+            outcome.requests > 0 && outcome.errors.total() == 0,
+            "{outcome:?}"
+        );
         let wrong = ProcessLoad {
             expect: "missing".into(),
             ..ok
         };
-        assert!(wrong.run(1, Duration::from_millis(50), Duration::ZERO).is_err());
+        assert!(
+            wrong
+                .run(1, Duration::from_millis(50), Duration::ZERO)
+                .is_err()
+        );
     }
 }

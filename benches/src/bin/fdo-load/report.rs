@@ -233,7 +233,11 @@ impl Report {
                 show(native)
             );
         }
-        if self.connections.iter().any(|&c| self.pooled("fdo-command", c).is_some()) {
+        if self
+            .connections
+            .iter()
+            .any(|&c| self.pooled("fdo-command", c).is_some())
+        {
             let _ = writeln!(out, "\n## WASI commands (`zig-hello`)\n");
             let _ = writeln!(
                 out,
@@ -241,7 +245,11 @@ impl Report {
             );
             let _ = writeln!(out, "|---:|---:|---:|---:|");
             for &c in &self.connections {
-                let rps = |base: &str, ok: fn(f64) -> bool| match self.rps_ratio("fdo-command", base, c) {
+                let rps = |base: &str, ok: fn(f64) -> bool| match self.rps_ratio(
+                    "fdo-command",
+                    base,
+                    c,
+                ) {
                     Some((x, lo, hi)) => format!("{} [{lo:.2}, {hi:.2}]", mark(Some(x), ok)),
                     None => "n/a".into(),
                 };

@@ -912,7 +912,11 @@ impl Registry for PostgresRegistry {
         verify_among(&keys, presented)
     }
 
-    async fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, RegistryError> {
+    async fn set_privacy(
+        &self,
+        id: &str,
+        privacy: Privacy,
+    ) -> Result<PrivacyChange, RegistryError> {
         let mut client = self.client().await?;
         let client: &mut tokio_postgres::Client = &mut client;
         let tx = client.transaction().await?;
@@ -936,8 +940,16 @@ impl Registry for PostgresRegistry {
             )
             .await?;
             let detail = format!("{previous} -> {privacy}");
-            insert_history(&tx, id, &active, HistoryAction::Privacy, None, Some(&detail), Timestamp::now())
-                .await?;
+            insert_history(
+                &tx,
+                id,
+                &active,
+                HistoryAction::Privacy,
+                None,
+                Some(&detail),
+                Timestamp::now(),
+            )
+            .await?;
             self.inner.record_change(&tx, "function", id).await?;
         }
         let function = load_function(&tx, id)
@@ -955,7 +967,12 @@ impl Registry for PostgresRegistry {
         &self,
         namespace: NewNamespace,
     ) -> Result<Arc<NamespaceRecord>, RegistryError> {
-        validate_namespace(&namespace.name, &namespace.description, &namespace.env, &namespace.secrets)?;
+        validate_namespace(
+            &namespace.name,
+            &namespace.description,
+            &namespace.env,
+            &namespace.secrets,
+        )?;
         let now = Timestamp::now();
         let record = NamespaceRecord {
             name: namespace.name,
@@ -991,7 +1008,9 @@ impl Registry for PostgresRegistry {
                 record.name
             )));
         }
-        self.inner.record_change(&tx, "namespace", &record.name).await?;
+        self.inner
+            .record_change(&tx, "namespace", &record.name)
+            .await?;
         tx.commit().await?;
         Ok(Arc::new(record))
     }
@@ -1058,8 +1077,16 @@ impl Registry for PostgresRegistry {
                 .await?;
             for row in &members {
                 let (id, version): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-                insert_history(&tx, &id, &version, HistoryAction::Namespace, None, Some(detail), now)
-                    .await?;
+                insert_history(
+                    &tx,
+                    &id,
+                    &version,
+                    HistoryAction::Namespace,
+                    None,
+                    Some(detail),
+                    now,
+                )
+                .await?;
                 functions.push(id);
             }
         }
@@ -1093,13 +1120,18 @@ impl Registry for PostgresRegistry {
             return Err(not_found(Resource::Namespace, name));
         }
         let functions: Vec<String> = tx
-            .query("SELECT id FROM functions WHERE namespace = $1 ORDER BY id", &[&name])
+            .query(
+                "SELECT id FROM functions WHERE namespace = $1 ORDER BY id",
+                &[&name],
+            )
             .await?
             .iter()
             .map(|row| row.try_get(0))
             .collect::<Result<_, _>>()?;
         if !functions.is_empty() && !cascade {
-            return Err(RegistryError::Conflict(namespace_not_empty(name, &functions)));
+            return Err(RegistryError::Conflict(namespace_not_empty(
+                name, &functions,
+            )));
         }
         let digests: Vec<String> = tx
             .query(

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use tokio_postgres::types::Json;
 use tokio_postgres::{GenericClient, Row};
 
+use crate::model::access::{Namespaces, Role};
 use crate::model::{
     ApiKeyRecord, ComponentRef, Digest, FunctionRecord, HistoryAction, HistoryEntry, Interface,
     InvalidDigest, Language, LevelFilter, Limits, LogEntry, LogLevel, LogOrder, LogOutcome,
     LogQuery, LogRecord, NamespaceRecord, Resource, Secrets, Timestamp, TokenKey, VersionRecord,
 };
-use crate::model::access::{Namespaces, Role};
 use crate::registry::RegistryError;
 use crate::registry::keys::StoredKey;
 use crate::validate::ValidationError;
@@ -103,9 +103,9 @@ pub(super) fn version_at(row: &Row, at: usize) -> Result<VersionRecord, Registry
 pub(super) fn function_from(row: &Row) -> Result<FunctionRecord, RegistryError> {
     let id: String = row.try_get(0)?;
     let privacy: String = row.try_get(4)?;
-    let privacy = privacy.parse().map_err(|_| {
-        RegistryError::Corrupt(format!("function {id}: bad privacy {privacy:?}"))
-    })?;
+    let privacy = privacy
+        .parse()
+        .map_err(|_| RegistryError::Corrupt(format!("function {id}: bad privacy {privacy:?}")))?;
     Ok(FunctionRecord {
         created_at: Timestamp::from_millis(row.try_get(1)?),
         updated_at: Timestamp::from_millis(row.try_get(2)?),

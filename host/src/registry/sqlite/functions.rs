@@ -13,13 +13,13 @@ use super::rows::{
     raw_version,
 };
 use super::{SqliteStore, not_found};
-use crate::registry::namespaces::check_same_namespace;
 use crate::model::access::{DEFAULT_NAMESPACE, Privacy};
 use crate::model::{
     DeleteOutcome, DeployMetadata, DeployOutcome, Digest, FunctionRecord, GcReport, HistoryAction,
     HistoryEntry, Resource, RollbackOutcome, Timestamp, VersionRecord,
 };
 use crate::registry::RegistryError;
+use crate::registry::namespaces::check_same_namespace;
 use crate::registry::versions::{check_redeploy, new_version};
 
 pub(super) fn deploy(

@@ -150,7 +150,11 @@ impl Registry for SqliteRegistry {
             })?
     }
 
-    async fn set_privacy(&self, id: &str, privacy: Privacy) -> Result<PrivacyChange, RegistryError> {
+    async fn set_privacy(
+        &self,
+        id: &str,
+        privacy: Privacy,
+    ) -> Result<PrivacyChange, RegistryError> {
         let id = id.to_owned();
         self.run(move |s| s.set_privacy(&id, privacy)).await
     }

@@ -191,7 +191,8 @@ impl RawVersion {
 
 /// Columns of a function row, in the order [`raw_function`] reads them (alias `f`), before
 /// its active version's [`VERSION_COLUMNS`].
-pub(super) const FUNCTION_COLUMNS: &str = "f.id, f.created_at, f.updated_at, f.namespace, f.privacy";
+pub(super) const FUNCTION_COLUMNS: &str =
+    "f.id, f.created_at, f.updated_at, f.namespace, f.privacy";
 
 /// A function row joined with its active version.
 pub(super) struct RawFunction {
@@ -207,7 +208,10 @@ impl RawFunction {
     /// Decodes the row and its active version.
     pub(super) fn decode(self) -> Result<FunctionRecord, RegistryError> {
         let privacy = self.privacy.parse().map_err(|_| {
-            RegistryError::Corrupt(format!("function {}: bad privacy {:?}", self.id, self.privacy))
+            RegistryError::Corrupt(format!(
+                "function {}: bad privacy {:?}",
+                self.id, self.privacy
+            ))
         })?;
         Ok(FunctionRecord {
             id: self.id,
@@ -290,8 +294,9 @@ pub(super) fn load_keys(conn: &Connection) -> Result<Vec<StoredKey>, RegistryErr
         record.role = role
             .parse()
             .map_err(|_| RegistryError::Corrupt(format!("key {}: bad role {role:?}", record.id)))?;
-        record.namespaces = decode_namespaces(namespaces.as_deref())
-            .map_err(|e| RegistryError::Corrupt(format!("key {}: bad namespaces: {e}", record.id)))?;
+        record.namespaces = decode_namespaces(namespaces.as_deref()).map_err(|e| {
+            RegistryError::Corrupt(format!("key {}: bad namespaces: {e}", record.id))
+        })?;
         Ok(StoredKey { record, hash })
     })
     .collect()
@@ -355,7 +360,9 @@ pub(super) fn load_namespace(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = ?1"
     ))?;
-    stmt.query_row([name], raw_namespace).optional()?.transpose()
+    stmt.query_row([name], raw_namespace)
+        .optional()?
+        .transpose()
 }
 
 /// A function's history, oldest first (the caller checked that the function exists).

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::Fixture;
+use crate::model::access::Privacy;
 use crate::model::*;
 use crate::registry::*;
-use crate::model::access::Privacy;
 
 pub(super) fn meta(id: &str, version: &str) -> DeployMetadata {
     parse_deploy_metadata(&json!({
@@ -505,7 +505,10 @@ pub(super) async fn api_keys_create_verify_revoke_expire(fx: &dyn Fixture) {
     assert!(reg.list_keys().await.unwrap().is_empty());
     let a = reg.create_key(NewKey::admin("admin", None)).await.unwrap();
     let in_an_hour = Timestamp::from_millis(Timestamp::now().as_millis() + 3_600_000);
-    let b = reg.create_key(NewKey::admin("ci", Some(in_an_hour))).await.unwrap();
+    let b = reg
+        .create_key(NewKey::admin("ci", Some(in_an_hour)))
+        .await
+        .unwrap();
     assert!(a.key.starts_with(API_KEY_PREFIX));
     assert_eq!(a.record.prefix, &a.key[..API_KEY_DISPLAY_PREFIX_LEN]);
     assert!(!format!("{a:?}").contains(&a.key));
@@ -608,7 +611,10 @@ pub(super) async fn keys_are_stored_only_as_hashes(fx: &dyn Fixture) {
 pub(super) async fn other_handles_changes_are_picked_up(fx: &dyn Fixture) {
     let server = fx.open().await;
     let cli = fx.open_other().await;
-    let key = cli.create_key(NewKey::admin("from-cli", None)).await.unwrap();
+    let key = cli
+        .create_key(NewKey::admin("from-cli", None))
+        .await
+        .unwrap();
     eventually("the new key works on the server", || async {
         server.verify_key(Some(&key.key)).await.is_ok()
     })
@@ -930,31 +936,56 @@ pub(super) async fn namespaces_hold_functions_env_and_a_token_key(f: &dyn Fixtur
             name: "shop".into(),
             description: "the shop".into(),
             env: BTreeMap::from([("CURRENCY".into(), "EUR".into())]),
-            secrets: Secrets::new(BTreeMap::from([("NS_SECRET".into(), "ns-secret-value".into())]))
-                .unwrap(),
+            secrets: Secrets::new(BTreeMap::from([(
+                "NS_SECRET".into(),
+                "ns-secret-value".into(),
+            )]))
+            .unwrap(),
         })
         .await
         .unwrap();
     assert!(matches!(
-        reg.create_namespace(NewNamespace { name: "shop".into(), ..Default::default() }).await,
+        reg.create_namespace(NewNamespace {
+            name: "shop".into(),
+            ..Default::default()
+        })
+        .await,
         Err(RegistryError::Conflict(_))
     ));
     assert!(matches!(
-        reg.create_namespace(NewNamespace { name: "-bad".into(), ..Default::default() }).await,
+        reg.create_namespace(NewNamespace {
+            name: "-bad".into(),
+            ..Default::default()
+        })
+        .await,
         Err(RegistryError::Invalid(_))
     ));
     // A deploy lands in `default` unless it names a namespace, which must exist.
-    assert_eq!(deploy(&*reg, "plain", "1.0.0", "a").await.function.namespace, "default");
-    let cart = reg.deploy(in_namespace("cart", "1.0.0", "shop"), code("a").into()).await.unwrap();
+    assert_eq!(
+        deploy(&*reg, "plain", "1.0.0", "a")
+            .await
+            .function
+            .namespace,
+        "default"
+    );
+    let cart = reg
+        .deploy(in_namespace("cart", "1.0.0", "shop"), code("a").into())
+        .await
+        .unwrap();
     assert_eq!(cart.function.namespace, "shop");
     assert!(matches!(
-        reg.deploy(in_namespace("ghost", "1.0.0", "nowhere"), code("a").into()).await,
-        Err(RegistryError::NotFound { resource: Resource::Namespace, .. })
+        reg.deploy(in_namespace("ghost", "1.0.0", "nowhere"), code("a").into())
+            .await,
+        Err(RegistryError::NotFound {
+            resource: Resource::Namespace,
+            ..
+        })
     ));
     // No moves by deploy, even of an identical version.
     for version in ["1.0.0", "1.0.1"] {
         assert!(matches!(
-            reg.deploy(in_namespace("cart", version, "default"), code("a").into()).await,
+            reg.deploy(in_namespace("cart", version, "default"), code("a").into())
+                .await,
             Err(RegistryError::Conflict(_))
         ));
     }
@@ -978,20 +1009,38 @@ pub(super) async fn namespaces_hold_functions_env_and_a_token_key(f: &dyn Fixtur
     let last = history.last().unwrap();
     assert_eq!(last.action, HistoryAction::Namespace);
     let detail = last.detail.as_deref().unwrap();
-    assert!(detail.contains("CURRENCY") && detail.contains("NS_SECRET"), "{detail}");
+    assert!(
+        detail.contains("CURRENCY") && detail.contains("NS_SECRET"),
+        "{detail}"
+    );
     assert!(!detail.contains("ns-secret-value"));
-    assert_eq!(reg.get_namespace("shop").await.unwrap().env["CURRENCY"], "USD");
+    assert_eq!(
+        reg.get_namespace("shop").await.unwrap().env["CURRENCY"],
+        "USD"
+    );
     // A description change alone writes no history.
     let quiet = reg
-        .update_namespace("shop", NamespacePatch { description: Some("x".into()), ..Default::default() })
+        .update_namespace(
+            "shop",
+            NamespacePatch {
+                description: Some("x".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(quiet.functions.is_empty() && quiet.detail.is_none());
     // Rotation: a new key and id; the old ones are gone.
     let rotated = reg.rotate_token_key("shop").await.unwrap();
     assert_ne!(rotated.token_key, shop.token_key);
-    assert_eq!(reg.get_namespace("shop").await.unwrap().token_key, rotated.token_key);
-    assert_eq!(reg.get_namespace("default").await.unwrap().token_key, default_key);
+    assert_eq!(
+        reg.get_namespace("shop").await.unwrap().token_key,
+        rotated.token_key
+    );
+    assert_eq!(
+        reg.get_namespace("default").await.unwrap().token_key,
+        default_key
+    );
     let counts: Vec<(String, usize)> = reg
         .list_namespaces()
         .await
@@ -1003,28 +1052,50 @@ pub(super) async fn namespaces_hold_functions_env_and_a_token_key(f: &dyn Fixtur
     // Everything survives a reopen.
     drop(reg);
     let reg = f.open().await;
-    assert_eq!(reg.get_namespace("shop").await.unwrap().token_key, rotated.token_key);
+    assert_eq!(
+        reg.get_namespace("shop").await.unwrap().token_key,
+        rotated.token_key
+    );
     assert_eq!(reg.get_function("cart").await.unwrap().namespace, "shop");
 }
 
 pub(super) async fn namespace_cascade_delete_takes_everything_in_one_go(f: &dyn Fixture) {
     let reg = f.open().await;
-    reg.create_namespace(NewNamespace { name: "shop".into(), ..Default::default() })
+    reg.create_namespace(NewNamespace {
+        name: "shop".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cart = reg
+        .deploy(in_namespace("cart", "1.0.0", "shop"), code("cart").into())
         .await
         .unwrap();
-    let cart = reg.deploy(in_namespace("cart", "1.0.0", "shop"), code("cart").into()).await.unwrap();
-    reg.deploy(in_namespace("cart", "1.1.0", "shop"), code("cart").into()).await.unwrap();
-    reg.deploy(in_namespace("pay", "1.0.0", "shop"), code("shared").into()).await.unwrap();
+    reg.deploy(in_namespace("cart", "1.1.0", "shop"), code("cart").into())
+        .await
+        .unwrap();
+    reg.deploy(in_namespace("pay", "1.0.0", "shop"), code("shared").into())
+        .await
+        .unwrap();
     deploy(&*reg, "outside", "1.0.0", "shared").await;
     let w = reg.log_writer();
     push(&w, entry("cart", 1, LogLevel::Info, "hi")).await;
     flush(&w).await;
-    assert!(matches!(reg.delete_namespace("shop", false).await, Err(RegistryError::Conflict(_))));
+    assert!(matches!(
+        reg.delete_namespace("shop", false).await,
+        Err(RegistryError::Conflict(_))
+    ));
     assert_eq!(reg.list_versions("cart").await.unwrap().len(), 2);
-    assert!(matches!(reg.delete_namespace("default", true).await, Err(RegistryError::Invalid(_))));
+    assert!(matches!(
+        reg.delete_namespace("default", true).await,
+        Err(RegistryError::Invalid(_))
+    ));
     assert!(matches!(
         reg.delete_namespace("ghost", true).await,
-        Err(RegistryError::NotFound { resource: Resource::Namespace, .. })
+        Err(RegistryError::NotFound {
+            resource: Resource::Namespace,
+            ..
+        })
     ));
     let gone = reg.delete_namespace("shop", true).await.unwrap();
     assert_eq!(gone.functions, ["cart", "pay"]);
@@ -1034,14 +1105,25 @@ pub(super) async fn namespace_cascade_delete_takes_everything_in_one_go(f: &dyn 
     for table in ["versions", "history", "logs"] {
         assert_eq!(f.rows_of_function(table, "cart").await, 0, "{table}");
     }
-    assert!(matches!(reg.get_function("cart").await, Err(RegistryError::NotFound { .. })));
-    assert!(matches!(reg.get_namespace("shop").await, Err(RegistryError::NotFound { .. })));
+    assert!(matches!(
+        reg.get_function("cart").await,
+        Err(RegistryError::NotFound { .. })
+    ));
+    assert!(matches!(
+        reg.get_namespace("shop").await,
+        Err(RegistryError::NotFound { .. })
+    ));
     reg.get_function("outside").await.unwrap();
     // The name and the ids are free again.
-    reg.create_namespace(NewNamespace { name: "shop".into(), ..Default::default() })
+    reg.create_namespace(NewNamespace {
+        name: "shop".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    reg.deploy(in_namespace("cart", "1.0.0", "shop"), code("cart").into())
         .await
         .unwrap();
-    reg.deploy(in_namespace("cart", "1.0.0", "shop"), code("cart").into()).await.unwrap();
 }
 
 pub(super) async fn privacy_changes_are_history_not_versions(f: &dyn Fixture) {
@@ -1049,7 +1131,10 @@ pub(super) async fn privacy_changes_are_history_not_versions(f: &dyn Fixture) {
     let d = deploy(&*reg, "f", "1.0.0", "a").await;
     assert_eq!(d.function.privacy, Privacy::Private);
     let change = reg.set_privacy("f", Privacy::Public).await.unwrap();
-    assert_eq!((change.previous, change.function.privacy), (Privacy::Private, Privacy::Public));
+    assert_eq!(
+        (change.previous, change.function.privacy),
+        (Privacy::Private, Privacy::Public)
+    );
     // Setting it again changes nothing and writes nothing.
     reg.set_privacy("f", Privacy::Public).await.unwrap();
     let history = reg.history("f").await.unwrap();
@@ -1057,9 +1142,15 @@ pub(super) async fn privacy_changes_are_history_not_versions(f: &dyn Fixture) {
     assert_eq!(history[1].action, HistoryAction::Privacy);
     assert_eq!(history[1].detail.as_deref(), Some("private -> public"));
     assert_eq!(reg.list_versions("f").await.unwrap().len(), 1);
-    assert_eq!(reg.get_function("f").await.unwrap().privacy, Privacy::Public);
+    assert_eq!(
+        reg.get_function("f").await.unwrap().privacy,
+        Privacy::Public
+    );
     // A new version keeps the privacy; a deploy that asks for another one records it.
-    assert_eq!(deploy(&*reg, "f", "1.1.0", "b").await.function.privacy, Privacy::Public);
+    assert_eq!(
+        deploy(&*reg, "f", "1.1.0", "b").await.function.privacy,
+        Privacy::Public
+    );
     let private = DeployMetadata::try_from(DeployFields {
         privacy: Some(Privacy::Private),
         ..fields("f", "1.2.0")
@@ -1067,8 +1158,13 @@ pub(super) async fn privacy_changes_are_history_not_versions(f: &dyn Fixture) {
     .unwrap();
     let d = reg.deploy(private, code("c").into()).await.unwrap();
     assert_eq!(d.function.privacy, Privacy::Private);
-    let actions: Vec<HistoryAction> =
-        reg.history("f").await.unwrap().iter().map(|h| h.action).collect();
+    let actions: Vec<HistoryAction> = reg
+        .history("f")
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.action)
+        .collect();
     assert_eq!(actions.last(), Some(&HistoryAction::Privacy));
     assert!(matches!(
         reg.set_privacy("ghost", Privacy::Public).await,
@@ -1078,9 +1174,12 @@ pub(super) async fn privacy_changes_are_history_not_versions(f: &dyn Fixture) {
 
 pub(super) async fn keys_carry_a_role_and_namespaces(f: &dyn Fixture) {
     let reg = f.open().await;
-    reg.create_namespace(NewNamespace { name: "shop".into(), ..Default::default() })
-        .await
-        .unwrap();
+    reg.create_namespace(NewNamespace {
+        name: "shop".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let shop = crate::model::access::Namespaces::only(["shop"]).unwrap();
     let key = reg
         .create_key(NewKey {
@@ -1092,7 +1191,10 @@ pub(super) async fn keys_carry_a_role_and_namespaces(f: &dyn Fixture) {
         .await
         .unwrap();
     let info = reg.verify_key(Some(&key.key)).await.unwrap();
-    assert_eq!((info.role, info.namespaces), (crate::model::access::Role::Invoke, shop.clone()));
+    assert_eq!(
+        (info.role, info.namespaces),
+        (crate::model::access::Role::Invoke, shop.clone())
+    );
     let admin = reg.create_key(NewKey::admin("admin", None)).await.unwrap();
     let info = reg.verify_key(Some(&admin.key)).await.unwrap();
     assert_eq!(info.namespaces, crate::model::access::Namespaces::All);
@@ -1102,7 +1204,10 @@ pub(super) async fn keys_carry_a_role_and_namespaces(f: &dyn Fixture) {
             ..NewKey::admin("x", None)
         })
         .await,
-        Err(RegistryError::NotFound { resource: Resource::Namespace, .. })
+        Err(RegistryError::NotFound {
+            resource: Resource::Namespace,
+            ..
+        })
     ));
     drop(reg);
     let listed = f.open().await.list_keys().await.unwrap();
