@@ -64,9 +64,13 @@ export async function render(el, { params, query }) {
     return q.toString();
   };
 
+  // A slower answer to an earlier query (another level, say) must not overwrite a newer one.
+  let generation = 0;
   const loadAll = async () => {
+    const mine = ++generation;
     try {
       const r = await api(callPath(id, `/logs?${queryString()}`));
+      if (mine !== generation) return;
       entries = r.logs || [];
       draw();
     } catch (e) {
@@ -83,8 +87,10 @@ export async function render(el, { params, query }) {
       return;
     }
     const newest = Date.parse(entries[0].timestamp);
+    const mine = generation;
     try {
       const r = await api(callPath(id, `/logs?${queryString({ timestamp: String(newest - 1) })}`));
+      if (mine !== generation) return;
       const seen = new Set(entries.map(entryKey));
       const fresh = (r.logs || []).filter((e) => !seen.has(entryKey(e)));
       if (fresh.length) {
